@@ -1,0 +1,101 @@
+// guestlink render: writes cloud-init seeds (directories or ISO images) for one VM or all of them.
+import { mkdir, rename, writeFile } from "node:fs/promises";
+import { dirname, join } from "node:path";
+import { parseArgs } from "node:util";
+import type { ResolvedSite, ResolvedVm } from "../model/types.ts";
+import type { RenderContext } from "../render/context.ts";
+import { isSeedFormatName, SEED_FORMATS, type SeedFormatName } from "../render/registry.ts";
+import { seedFiles, seedImage } from "../seed/layout.ts";
+import { EXIT_INVALID, EXIT_OK, findVm, loadOrReport, UsageError, type Io } from "./common.ts";
+
+export const renderUsage = `usage: guestlink render INVENTORY --vm NAME|ID --format nocloud|configdrive (--out DIR | --iso FILE)
+       guestlink render INVENTORY --all --out DIR [--format nocloud|configdrive] [--images]
+  Writes a VM's cloud-init seed: a directory of files (--out) or a cidata/config-2 ISO image (--iso).
+  --all writes one directory per VM under DIR (DIR/NAME/), or with --images one ISO image per VM (DIR/NAME.iso).
+  --network-config v1|v2   NoCloud network-config version (default v1: understood by every renderer)
+  --templates DIR          user-data templates (default: the bundled cloud-init-templates/)
+Exit status: 0 written, 1 invalid inventory or unknown VM, 2 usage error.
+`;
+
+export async function renderCommand(argv: string[], io: Io): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv, allowPositionals: true,
+    options: {
+      vm: { type: "string" }, all: { type: "boolean", default: false }, format: { type: "string" },
+      out: { type: "string" }, iso: { type: "string" }, images: { type: "boolean", default: false }, "network-config": { type: "string", default: "v1" },
+      templates: { type: "string" }, help: { type: "boolean", short: "h" },
+    },
+  });
+  if (values.help) { io.out(renderUsage); return EXIT_OK; }
+  if (positionals.length !== 1) throw new UsageError("render takes exactly one INVENTORY file");
+  const formatName = values.format ?? (values.all ? "nocloud" : undefined);
+  if (formatName === undefined) throw new UsageError("--format is required (nocloud or configdrive)");
+  if (!isSeedFormatName(formatName)) throw new UsageError(`unknown --format ${formatName}; use nocloud or configdrive`);
+  const ncv = values["network-config"];
+  if (ncv !== "v1" && ncv !== "v2") throw new UsageError(`--network-config must be v1 or v2, not ${ncv}`);
+  if (values.all === (values.vm !== undefined)) throw new UsageError("give exactly one of --vm NAME|ID and --all");
+
+  const loaded = await loadOrReport(positionals[0]!, io, values.templates);
+  if (!loaded.site) return EXIT_INVALID;
+  const site = loaded.site;
+  const ctx: RenderContext = { site, networkConfigVersion: ncv === "v2" ? 2 : 1 };
+  const timestamp = seedTimestamp();
+
+  if (values.all) {
+    if (values.out === undefined) throw new UsageError("--all needs --out DIR");
+    if (values.iso !== undefined) throw new UsageError("with --all, use --out DIR --images for one ISO image per VM");
+    const asImages = values.images;
+    for (const vm of site.vms) {
+      if (asImages) await writeImage(join(values.out, `${vm.name}.iso`), formatName, vm, ctx, timestamp);
+      else await writeSeedDir(join(values.out, vm.name), formatName, vm, ctx);
+    }
+    io.err(`wrote ${site.vms.length} ${formatName} seed${site.vms.length === 1 ? "" : "s"} ${asImages ? "images " : ""}under ${values.out}\n`);
+    return EXIT_OK;
+  }
+
+  const vm = findVm(site, values.vm!);
+  if (!vm) {
+    io.err(`no VM named or with id ${values.vm} in ${positionals[0]} (VMs: ${listVms(site)})\n`);
+    return EXIT_INVALID;
+  }
+  if ((values.out === undefined) === (values.iso === undefined)) throw new UsageError("give exactly one of --out DIR and --iso FILE");
+  if (values.out !== undefined) {
+    await writeSeedDir(values.out, formatName, vm, ctx);
+    io.err(`wrote ${formatName} seed for ${vm.name} to ${values.out}\n`);
+  } else {
+    await writeImage(values.iso!, formatName, vm, ctx, timestamp);
+    io.err(`wrote ${formatName} image (${SEED_FORMATS[formatName].volumeId}) for ${vm.name} to ${values.iso}\n`);
+  }
+  return EXIT_OK;
+}
+
+function listVms(site: ResolvedSite): string {
+  const names = site.vms.slice(0, 10).map((v) => v.name);
+  return names.join(", ") + (site.vms.length > 10 ? `, and ${site.vms.length - 10} more` : "") || "none";
+}
+
+/** Reproducible images when SOURCE_DATE_EPOCH is set (the reproducible-builds convention). */
+function seedTimestamp(): Date {
+  const epoch = process.env.SOURCE_DATE_EPOCH;
+  return epoch && /^\d+$/.test(epoch) ? new Date(Number(epoch) * 1000) : new Date();
+}
+
+async function writeSeedDir(dir: string, format: SeedFormatName, vm: ResolvedVm, ctx: RenderContext) {
+  for (const f of seedFiles(format, vm, ctx)) {
+    const path = join(dir, f.path);
+    await mkdir(dirname(path), { recursive: true });
+    await writeAtomically(path, f.data);
+  }
+}
+
+async function writeImage(path: string, format: SeedFormatName, vm: ResolvedVm, ctx: RenderContext, timestamp: Date) {
+  await mkdir(dirname(path), { recursive: true });
+  await writeAtomically(path, seedImage(format, vm, ctx, timestamp));
+}
+
+/** A reader (a VM booting from the image, a watcher) never sees a half-written file. */
+async function writeAtomically(path: string, data: Uint8Array) {
+  const tmp = `${path}.tmp-${process.pid}`;
+  await writeFile(tmp, data, { mode: 0o640 });
+  await rename(tmp, path);
+}

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Installs everything the test suite talks to, on a fresh Debian 12 machine, then the npm packages.
+# The tests run against the real programs, never mocks of them, so every peer is listed here.
+# Idempotent: packages already present are not reinstalled.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+peers=(
+  cloud-init              # its own datasource readers and renderers judge our seeds
+  xorriso genisoimage     # osirrox/xorriso and isoinfo read our ISO images back; genisoimage is the bench peer
+  util-linux              # blkid: how cloud-init's ds-identify finds cidata/config-2
+  qemu-guest-agent        # the agent's differential conformance peer
+  socat                   # pty pairs standing in for a virtio-serial port
+  dnsmasq radvd           # render-dhcp output must pass their own config checks
+  isc-dhcp-client udhcpc dhcpcd-base ndisc6   # real DHCP/RA clients in network namespaces
+  iproute2 jq
+)
+SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
+missing=()
+for p in "${peers[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "installing test peers: ${missing[*]}"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+# Packages can install services that start by themselves; the tests start their own instances.
+for svc in dnsmasq radvd qemu-guest-agent; do
+  $SUDO systemctl disable --now "$svc" >/dev/null 2>&1 || true
+done
+npm ci --no-audit --no-fund
