@@ -47,12 +47,10 @@ function v2Addressing(iface: GuestInterface): Section {
   const v6 = iface.ipv6;
   if (v4?.method === "static") {
     addresses.push(`${v4.address}/${v4.prefixLength}`);
-    if (v4.gateway) routes.push({ to: "0.0.0.0/0", via: v4.gateway });
     for (const r of iface.routes.filter((r) => !r.to.includes(":"))) routes.push(v2Route(r));
   }
   if (v6?.method === "static") {
     addresses.push(`${v6.address}/${v6.prefixLength}`);
-    if (v6.gateway) routes.push({ to: "::/0", via: v6.gateway });
     for (const r of iface.routes.filter((r) => r.to.includes(":"))) routes.push(v2Route(r));
   }
   const anyStatic = v4?.method === "static" || v6?.method === "static";
@@ -62,6 +60,11 @@ function v2Addressing(iface: GuestInterface): Section {
     // Router advertisements are what SLAAC and DHCPv6 hang off; a static-only interface ignores them.
     "accept-ra": v6 !== undefined && v6.method !== "static",
     addresses: addresses.length ? addresses : undefined,
+    // gateway4/gateway6 rather than default routes: netplan still accepts them (with a deprecation
+    // note), and cloud-init 22.4's v2 reader turns "::/0" routes into a /64 route on the first
+    // subnet, while it maps gateway6 to the IPv6 subnet's gateway correctly.
+    gateway4: v4?.method === "static" ? v4.gateway : undefined,
+    gateway6: v6?.method === "static" ? v6.gateway : undefined,
     routes: routes.length ? routes : undefined,
     nameservers: anyStatic && (iface.dns.servers.length || iface.dns.search.length)
       ? { addresses: iface.dns.servers.length ? iface.dns.servers : undefined, search: iface.dns.search.length ? iface.dns.search : undefined }
