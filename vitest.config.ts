@@ -8,6 +8,7 @@ export default defineConfig({
     exclude: ["test/e2e/**", "node_modules/**"],
     testTimeout: 60_000,
     hookTimeout: 120_000,
+    globalSetup: ["test/global-setup.ts"],
     pool: "forks",
     maxWorkers: 2,
     reporters: ["default", ["json", { outputFile: "test-artifacts/vitest-report.json" }]],

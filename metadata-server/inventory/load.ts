@@ -109,7 +109,10 @@ function fromZod(issue: z.core.$ZodIssue, data: unknown): LocatedIssue[] {
       const missing = valueAt(data, path) === undefined;
       return [{
         code: missing ? "REQUIRED" : "TYPE", path,
-        message: missing ? `${String(path[path.length - 1] ?? "value")} is required` : `must be ${article(issue.expected)}, not ${describe(valueAt(data, path))}`,
+        message: missing
+          ? `${String(path[path.length - 1] ?? "value")} is required`
+          // Schemas with their own wording ("must be a whole number of bytes") keep it.
+          : `${issue.message.startsWith("Invalid input") ? `must be ${article(issue.expected)}` : issue.message}, not ${describe(valueAt(data, path))}`,
       }];
     }
     case "invalid_union": {
