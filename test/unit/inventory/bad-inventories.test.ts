@@ -257,7 +257,7 @@ describe("every problem is reported, not just the first", () => {
 
 describe("limits", () => {
   it("refuses a file over the size limit without parsing it", () => {
-    const result = parseSite(BASE + "#".repeat(200), "big.yaml", TEMPLATES, { maxFileBytes: 100, maxAliasCount: 10 });
+    const result = parseSite(BASE + "#".repeat(200), "big.yaml", TEMPLATES, { maxFileBytes: 100, maxAliasCount: 10, maxNodes: 1000 });
     expect(result.issues.map((i) => i.code)).toEqual(["FILE_TOO_LARGE"]);
   });
 
@@ -267,7 +267,7 @@ b: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]
 c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]
 d: [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]
 `;
-    const result = parseSite(bomb, "bomb.yaml", TEMPLATES, { maxFileBytes: 1 << 20, maxAliasCount: 50 });
+    const result = parseSite(bomb, "bomb.yaml", TEMPLATES, { maxFileBytes: 1 << 20, maxAliasCount: 50, maxNodes: 5000 });
     expect(result.issues[0]?.code).toBe("YAML_SYNTAX");
     expect(result.issues[0]?.message).toMatch(/alias/i);
   });
