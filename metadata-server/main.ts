@@ -1,6 +1,9 @@
 // guestlink: the metadata server's command line. Wiring only: each command family lives in cli/.
 import { EXIT_USAGE, processIo, UsageError, type Io } from "./cli/common.ts";
+import { mtuCheckCommand, mtuCheckUsage } from "./cli/mtu-check.ts";
 import { renderCommand, renderUsage } from "./cli/render.ts";
+import { seedUrlCommand, seedUrlUsage } from "./cli/seed-url.ts";
+import { serveCommand, serveUsage } from "./cli/serve.ts";
 import { validateCommand, validateUsage } from "./cli/validate.ts";
 
 declare const GUESTLINK_VERSION: string | undefined;
@@ -11,6 +14,9 @@ type Command = { run: (argv: string[], io: Io) => Promise<number>; summary: stri
 const commands: Record<string, Command> = {
   validate: { run: validateCommand, summary: "check an inventory and report every problem", usage: validateUsage },
   render: { run: renderCommand, summary: "write cloud-init seeds (directories or cidata/config-2 ISO images)", usage: renderUsage },
+  "mtu-check": { run: mtuCheckCommand, summary: "check that every layer agrees on each vNIC's MTU", usage: mtuCheckUsage },
+  serve: { run: serveCommand, summary: "serve cloud-init data over HTTP (NoCloud-net, OpenStack, EC2) and the operator API", usage: serveUsage },
+  "seed-url": { run: seedUrlCommand, summary: "print a VM's NoCloud-net seed string (ds=nocloud-net;s=http://.../nocloud/<token>/)", usage: seedUrlUsage },
 };
 
 function mainUsage(): string {

@@ -57,14 +57,16 @@ export function hostPathMtu(host: string, links: readonly HostLink[], linkName: 
     const link = byName.get(name);
     if (!link || seen.has(name)) return undefined;
     seen.add(name);
-    let best = { mtu: link.mtu, via: `${link.name} (${link.type}, MTU ${link.mtu})` };
+    const self = `${link.name} (${link.type}, MTU ${link.mtu})`;
     const lower = link.type === "vlan" ? (link.parent ? [link.parent] : []) : (link.members ?? []);
+    // The tightest layer underneath decides; on a tie the first one listed is named.
+    let tightest: { mtu: number; via: string } | undefined;
     for (const child of lower) {
       const sub = walk(child, new Set(seen));
-      if (sub && sub.mtu < best.mtu) best = { mtu: sub.mtu, via: `${best.via} over ${sub.via}` };
-      else if (sub && link.type !== "bridge") best = { mtu: best.mtu, via: `${best.via} over ${sub.via}` };
+      if (sub && (!tightest || sub.mtu < tightest.mtu)) tightest = sub;
     }
-    return best;
+    if (!tightest) return { mtu: link.mtu, via: self };
+    return { mtu: Math.min(link.mtu, tightest.mtu), via: `${self} over ${tightest.via}` };
   };
   const found = walk(linkName, new Set());
   if (!found) return undefined;

@@ -3,6 +3,7 @@
 import type { ResolvedVm } from "../model/types.ts";
 import { OPENSTACK_DATED_VERSION, renderMetaDataJson, renderNetworkDataJson, renderVendorDataJson } from "./configdrive.ts";
 import type { RenderContext } from "./context.ts";
+import { renderEc2MetaData } from "./ec2.ts";
 import { renderNetworkConfigV1 } from "./network-config-v1.ts";
 import { renderNetworkConfigV2 } from "./network-config-v2.ts";
 import { renderNoCloudMetaData, renderUserData, renderVendorData } from "./nocloud.ts";
@@ -47,7 +48,11 @@ export const SEED_FORMATS: Readonly<Record<SeedFormatName, SeedFormat>> = {
     name: "configdrive",
     volumeId: "config-2",
     // cloud-init reads the newest dated version it knows before `latest`; both hold the same bytes.
-    documents: [...openstackDocuments("latest"), ...openstackDocuments(OPENSTACK_DATED_VERSION)],
+    // Nova also writes the EC2 tree as JSON; cloud-init exposes it as ec2-metadata.
+    documents: [
+      ...openstackDocuments("latest"), ...openstackDocuments(OPENSTACK_DATED_VERSION),
+      { path: "ec2/latest/meta-data.json", render: (vm) => JSON.stringify(renderEc2MetaData(vm), null, 2) + "\n" },
+    ],
   },
 };
 

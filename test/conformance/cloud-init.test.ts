@@ -98,6 +98,7 @@ function checkView(vm: ResolvedVm, variant: Variant, view: CloudInitView) {
   expect(view.errors, "cloud-init reported errors").toEqual([]);
   expect(view.warnings, "cloud-init logged warnings").toEqual([]);
   expect(view.instance_id).toBe(vm.id);
+  if (variant === "configdrive") expect(view.ec2_instance_id).toBe(vm.id);
   expect(view.hostname).toBe(vm.fqdn);
   expect(view.public_keys ?? []).toEqual(vm.sshKeys);
   expect(view.userdata?.kind).toBe("cloud-config");

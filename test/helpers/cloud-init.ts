@@ -28,6 +28,8 @@ export interface CloudInitView {
   errors: string[];
   warnings: string[];
   instance_id?: string;
+  /** ConfigDrive only: instance-id from ec2/latest/meta-data.json, as cloud-init read it. */
+  ec2_instance_id?: string | null;
   hostname?: string;
   public_keys?: string[];
   userdata?: { kind: string; valid?: boolean; keys?: string[] };

@@ -82,7 +82,7 @@ describe("guestlink render", () => {
 
   it.each([
     ["nocloud", "cidata", ["meta-data", "network-config", "user-data", "vendor-data"]],
-    ["configdrive", "config-2", ["openstack/2018-08-27/meta_data.json", "openstack/2018-08-27/network_data.json", "openstack/2018-08-27/user_data",
+    ["configdrive", "config-2", ["ec2/latest/meta-data.json", "openstack/2018-08-27/meta_data.json", "openstack/2018-08-27/network_data.json", "openstack/2018-08-27/user_data",
       "openstack/2018-08-27/vendor_data.json", "openstack/latest/meta_data.json", "openstack/latest/network_data.json", "openstack/latest/user_data",
       "openstack/latest/vendor_data.json"]],
   ] as const)("writes a %s ISO that blkid, isoinfo, osirrox and cloud-init read back byte for byte", (format, label, files) => {

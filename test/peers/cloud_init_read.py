@@ -228,6 +228,8 @@ def read_configdrive():
     result["hostname"] = md.get("hostname")
     result["public_keys"] = sources.normalize_pubkey_data(md.get("public_keys"))
     result["userdata"] = check_cloud_config(res.get("userdata"), "user_data")
+    ec2 = res.get("ec2-metadata") or {}
+    result["ec2_instance_id"] = ec2.get("instance-id")
     if "vendordata" in res:
         try:
             result["vendordata"] = check_cloud_config(sources.convert_vendordata(res["vendordata"]), "vendor_data")

@@ -1,0 +1,152 @@
+// guestlink mtu-check: does every layer agree on each vNIC's MTU? Exit 0 yes, 1 no, 2 error.
+import { existsSync } from "node:fs";
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { z } from "zod";
+import { checkMtu, type InterfaceFinding, type MtuReport } from "../model/consistency.ts";
+import type { HostLink, ResolvedSite } from "../model/types.ts";
+import { hostLinksFromIpLink } from "../observe/ip-link.ts";
+import { mtusFromNetworkConfig, mtusFromNetworkData, type SeedMtus } from "../observe/seed-mtu.ts";
+import type { ObservedGuest } from "../observe/types.ts";
+import { EXIT_OK, findVm, loadOrReport, UsageError, type Io } from "./common.ts";
+
+export const mtuCheckUsage = `usage: guestlink mtu-check --inventory FILE [--host-links [HOST=]FILE]... [--seed VM=DIR]... [--guest-report VM=FILE]... [--json] [--verbose]
+  Checks every vNIC's MTU layer by layer: the logical network, the host path (bridge, VLAN, bond,
+  NICs, tunnel overhead), what cloud-init was given, what DHCP and RA advertise, and what the
+  guest reports. Says which layer disagrees and what to do.
+  --host-links [HOST=]FILE   "ip -j -d link" output of a host (HOST may be left out when the
+                             inventory has one host); overrides the inventory's description
+  --seed VM=DIR              the seed directory the VM booted with (NoCloud or ConfigDrive), to
+                             compare what cloud-init was given with what the network says now
+  --guest-report VM=FILE     a guest report (JSON: {source?, at?, interfaces: [{name, mac, mtu, ...}]})
+  --json                     the full report as JSON
+  --verbose                  every interface with its layer chain, not only the inconsistent ones
+Exit status: 0 consistent, 1 inconsistent, 2 error (bad inventory, unreadable input, usage).
+`;
+
+const EXIT_INCONSISTENT = 1;
+const EXIT_ERROR = 2;
+
+const GuestReportFile = z.strictObject({
+  source: z.string().max(256).optional(),
+  at: z.string().max(64).optional(),
+  interfaces: z.array(z.looseObject({
+    name: z.string().min(1).max(64),
+    mac: z.string().regex(/^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$/),
+    mtu: z.int().min(0).max(1 << 20).optional(),
+    ipv6Mtu: z.int().min(0).max(1 << 20).optional(),
+    operstate: z.string().max(32).optional(),
+    addresses: z.array(z.string().max(64)).max(1024).default([]),
+  })).max(4096),
+});
+
+export async function mtuCheckCommand(argv: string[], io: Io): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv, allowPositionals: true,
+    options: {
+      inventory: { type: "string" }, "host-links": { type: "string", multiple: true, default: [] },
+      "guest-report": { type: "string", multiple: true, default: [] },
+      seed: { type: "string", multiple: true, default: [] },
+      json: { type: "boolean", default: false }, verbose: { type: "boolean", default: false },
+      templates: { type: "string" }, help: { type: "boolean", short: "h" },
+    },
+  });
+  if (values.help) { io.out(mtuCheckUsage); return EXIT_OK; }
+  if (positionals.length) throw new UsageError(`unexpected argument ${positionals[0]}`);
+  if (!values.inventory) throw new UsageError("--inventory FILE is required");
+  const loaded = await loadOrReport(values.inventory, io, values.templates);
+  if (!loaded.site) return EXIT_ERROR;
+  const site = loaded.site;
+  try {
+    const hostLinks = await readHostLinks(site, values["host-links"]);
+    const guests = await readGuestReports(site, values["guest-report"]);
+    const seeds = await readSeeds(site, values.seed);
+    const report = checkMtu({ site, hostLinks, guests, seeds });
+    io.out(values.json ? JSON.stringify(report, null, 2) + "\n" : formatReport(report, values.verbose));
+    return report.summary.inconsistent ? EXIT_INCONSISTENT : EXIT_OK;
+  } catch (err) {
+    if (err instanceof UsageError) throw err;
+    io.err(`guestlink mtu-check: ${(err as Error).message}\n`);
+    return EXIT_ERROR;
+  }
+}
+
+async function readHostLinks(site: ResolvedSite, specs: string[]): Promise<Map<string, HostLink[]>> {
+  const out = new Map<string, HostLink[]>();
+  for (const spec of specs) {
+    const eq = spec.indexOf("=");
+    let host: string;
+    let file: string;
+    if (eq > 0) {
+      host = spec.slice(0, eq);
+      file = spec.slice(eq + 1);
+      if (!site.hosts.some((h) => h.name === host)) throw new UsageError(`--host-links ${spec}: the inventory has no host ${host}`);
+    } else {
+      if (site.hosts.length !== 1) throw new UsageError(`--host-links ${spec}: say which host it is (HOST=FILE); the inventory has ${site.hosts.length} hosts`);
+      host = site.hosts[0]!.name;
+      file = spec;
+    }
+    const parsed = hostLinksFromIpLink(JSON.parse(await readFile(file, "utf8")));
+    if ("error" in parsed) throw new Error(`${file}: ${parsed.error}`);
+    out.set(host, parsed.links);
+  }
+  return out;
+}
+
+async function readGuestReports(site: ResolvedSite, specs: string[]): Promise<Map<string, ObservedGuest>> {
+  const out = new Map<string, ObservedGuest>();
+  for (const spec of specs) {
+    const eq = spec.indexOf("=");
+    if (eq <= 0) throw new UsageError(`--guest-report needs VM=FILE, not ${spec}`);
+    const vm = findVm(site, spec.slice(0, eq));
+    if (!vm) throw new UsageError(`--guest-report ${spec}: the inventory has no VM ${spec.slice(0, eq)}`);
+    const file = spec.slice(eq + 1);
+    const parsed = GuestReportFile.safeParse(JSON.parse(await readFile(file, "utf8")));
+    if (!parsed.success) {
+      const i = parsed.error.issues[0]!;
+      throw new Error(`${file}: not a guest report: at ${i.path.join(".") || "top level"}: ${i.message}`);
+    }
+    out.set(vm.id, {
+      vmId: vm.id, source: parsed.data.source ?? `file:${file}`, at: parsed.data.at ?? new Date().toISOString(),
+      interfaces: parsed.data.interfaces.map((i) => ({ ...i, mac: i.mac.toLowerCase() })),
+    });
+  }
+  return out;
+}
+
+async function readSeeds(site: ResolvedSite, specs: string[]): Promise<Map<string, SeedMtus>> {
+  const out = new Map<string, SeedMtus>();
+  for (const spec of specs) {
+    const eq = spec.indexOf("=");
+    if (eq <= 0) throw new UsageError(`--seed needs VM=DIR, not ${spec}`);
+    const vm = findVm(site, spec.slice(0, eq));
+    if (!vm) throw new UsageError(`--seed ${spec}: the inventory has no VM ${spec.slice(0, eq)}`);
+    const dir = spec.slice(eq + 1);
+    const nocloud = join(dir, "network-config");
+    const configDrive = join(dir, "openstack", "latest", "network_data.json");
+    if (existsSync(nocloud)) out.set(vm.id, mtusFromNetworkConfig(await readFile(nocloud, "utf8")));
+    else if (existsSync(configDrive)) out.set(vm.id, mtusFromNetworkData(await readFile(configDrive, "utf8")));
+    else throw new Error(`${dir}: neither network-config (NoCloud) nor openstack/latest/network_data.json (ConfigDrive) is there`);
+  }
+  return out;
+}
+
+function chain(f: InterfaceFinding): string {
+  return f.layers.map((l) => `${l.layer} ${l.mtu ?? "-"}${l.status === "ok" ? "" : ` (${l.status})`}`).join(" | ");
+}
+
+export function formatReport(report: MtuReport, verbose: boolean): string {
+  const lines: string[] = [];
+  for (const vm of report.vms) {
+    for (const f of vm.interfaces) {
+      if (f.verdict === "consistent" && !verbose) continue;
+      lines.push(`${vm.vmName} ${f.name} (${f.network}, MTU ${f.expected}): ${f.verdict}`);
+      if (verbose) lines.push(`  ${chain(f)}`);
+      for (const p of f.problems) lines.push(`  - ${p}`);
+    }
+  }
+  const s = report.summary;
+  lines.push(`${s.interfaces} interfaces checked on ${report.vms.length} VMs: ${s.inconsistent} inconsistent; ${s.guestsReporting} guests reporting`);
+  return lines.join("\n") + "\n";
+}
