@@ -11,6 +11,7 @@ peers=(
   util-linux              # blkid: how cloud-init's ds-identify finds cidata/config-2
   qemu-guest-agent        # the agent's differential conformance peer
   socat                   # pty pairs standing in for a virtio-serial port
+  libvirt-clients libxml2-utils  # virt-xml-validate (libvirt's schemas) checks our <interface> elements
   dnsmasq radvd           # render-dhcp output must pass their own config checks
   isc-dhcp-client udhcpc dhcpcd-base ndisc6   # real DHCP/RA clients in network namespaces
   iproute2 jq

@@ -7,11 +7,12 @@ import { z } from "zod";
 import { checkMtu, type InterfaceFinding, type MtuReport } from "../model/consistency.ts";
 import type { HostLink, ResolvedSite } from "../model/types.ts";
 import { hostLinksFromIpLink } from "../observe/ip-link.ts";
+import { mtusFromDomainXml } from "../observe/libvirt-xml.ts";
 import { mtusFromNetworkConfig, mtusFromNetworkData, type SeedMtus } from "../observe/seed-mtu.ts";
 import type { ObservedGuest } from "../observe/types.ts";
 import { EXIT_OK, findVm, loadOrReport, UsageError, type Io } from "./common.ts";
 
-export const mtuCheckUsage = `usage: guestlink mtu-check --inventory FILE [--host-links [HOST=]FILE]... [--seed VM=DIR]... [--guest-report VM=FILE]... [--json] [--verbose]
+export const mtuCheckUsage = `usage: guestlink mtu-check --inventory FILE [--host-links [HOST=]FILE]... [--seed VM=DIR]... [--domain-xml VM=FILE]... [--guest-report VM=FILE]... [--json] [--verbose]
   Checks every vNIC's MTU layer by layer: the logical network, the host path (bridge, VLAN, bond,
   NICs, tunnel overhead), what cloud-init was given, what DHCP and RA advertise, and what the
   guest reports. Says which layer disagrees and what to do.
@@ -19,6 +20,7 @@ export const mtuCheckUsage = `usage: guestlink mtu-check --inventory FILE [--hos
                              inventory has one host); overrides the inventory's description
   --seed VM=DIR              the seed directory the VM booted with (NoCloud or ConfigDrive), to
                              compare what cloud-init was given with what the network says now
+  --domain-xml VM=FILE       the VM's libvirt domain XML (virsh dumpxml): its <mtu size> per vNIC
   --guest-report VM=FILE     a guest report (JSON: {source?, at?, interfaces: [{name, mac, mtu, ...}]})
   --json                     the full report as JSON
   --verbose                  every interface with its layer chain, not only the inconsistent ones
@@ -48,6 +50,7 @@ export async function mtuCheckCommand(argv: string[], io: Io): Promise<number> {
       inventory: { type: "string" }, "host-links": { type: "string", multiple: true, default: [] },
       "guest-report": { type: "string", multiple: true, default: [] },
       seed: { type: "string", multiple: true, default: [] },
+      "domain-xml": { type: "string", multiple: true, default: [] },
       json: { type: "boolean", default: false }, verbose: { type: "boolean", default: false },
       templates: { type: "string" }, help: { type: "boolean", short: "h" },
     },
@@ -62,7 +65,8 @@ export async function mtuCheckCommand(argv: string[], io: Io): Promise<number> {
     const hostLinks = await readHostLinks(site, values["host-links"]);
     const guests = await readGuestReports(site, values["guest-report"]);
     const seeds = await readSeeds(site, values.seed);
-    const report = checkMtu({ site, hostLinks, guests, seeds });
+    const libvirt = await readDomainXml(site, values["domain-xml"]);
+    const report = checkMtu({ site, hostLinks, guests, seeds, libvirt });
     io.out(values.json ? JSON.stringify(report, null, 2) + "\n" : formatReport(report, values.verbose));
     return report.summary.inconsistent ? EXIT_INCONSISTENT : EXIT_OK;
   } catch (err) {
@@ -128,6 +132,21 @@ async function readSeeds(site: ResolvedSite, specs: string[]): Promise<Map<strin
     if (existsSync(nocloud)) out.set(vm.id, mtusFromNetworkConfig(await readFile(nocloud, "utf8")));
     else if (existsSync(configDrive)) out.set(vm.id, mtusFromNetworkData(await readFile(configDrive, "utf8")));
     else throw new Error(`${dir}: neither network-config (NoCloud) nor openstack/latest/network_data.json (ConfigDrive) is there`);
+  }
+  return out;
+}
+
+async function readDomainXml(site: ResolvedSite, specs: string[]): Promise<Map<string, Map<string, number | null>>> {
+  const out = new Map<string, Map<string, number | null>>();
+  for (const spec of specs) {
+    const eq = spec.indexOf("=");
+    if (eq <= 0) throw new UsageError(`--domain-xml needs VM=FILE, not ${spec}`);
+    const vm = findVm(site, spec.slice(0, eq));
+    if (!vm) throw new UsageError(`--domain-xml ${spec}: the inventory has no VM ${spec.slice(0, eq)}`);
+    const file = spec.slice(eq + 1);
+    const parsed = mtusFromDomainXml(await readFile(file, "utf8"));
+    if ("error" in parsed) throw new Error(`${file}: ${parsed.error}`);
+    out.set(vm.id, parsed);
   }
   return out;
 }

@@ -4,14 +4,17 @@ import { dirname, join } from "node:path";
 import { parseArgs } from "node:util";
 import type { ResolvedSite, ResolvedVm } from "../model/types.ts";
 import type { RenderContext } from "../render/context.ts";
+import { renderLibvirtInterfaces } from "../render/libvirt.ts";
 import { isSeedFormatName, SEED_FORMATS, type SeedFormatName } from "../render/registry.ts";
 import { seedFiles, seedImage } from "../seed/layout.ts";
 import { EXIT_INVALID, EXIT_OK, findVm, loadOrReport, UsageError, type Io } from "./common.ts";
 
 export const renderUsage = `usage: guestlink render INVENTORY --vm NAME|ID --format nocloud|configdrive (--out DIR | --iso FILE)
+       guestlink render INVENTORY --vm NAME|ID --format libvirt [--out FILE]
        guestlink render INVENTORY --all --out DIR [--format nocloud|configdrive] [--images]
   Writes a VM's cloud-init seed: a directory of files (--out) or a cidata/config-2 ISO image (--iso).
   --all writes one directory per VM under DIR (DIR/NAME/), or with --images one ISO image per VM (DIR/NAME.iso).
+  --format libvirt prints the VM's libvirt <interface> elements (MAC, virtio, <mtu size>) on stdout.
   --network-config v1|v2   NoCloud network-config version (default v1: understood by every renderer)
   --templates DIR          user-data templates (default: the bundled cloud-init-templates/)
 Exit status: 0 written, 1 invalid inventory or unknown VM, 2 usage error.
@@ -29,8 +32,9 @@ export async function renderCommand(argv: string[], io: Io): Promise<number> {
   if (values.help) { io.out(renderUsage); return EXIT_OK; }
   if (positionals.length !== 1) throw new UsageError("render takes exactly one INVENTORY file");
   const formatName = values.format ?? (values.all ? "nocloud" : undefined);
-  if (formatName === undefined) throw new UsageError("--format is required (nocloud or configdrive)");
-  if (!isSeedFormatName(formatName)) throw new UsageError(`unknown --format ${formatName}; use nocloud or configdrive`);
+  if (formatName === undefined) throw new UsageError("--format is required (nocloud, configdrive or libvirt)");
+  if (formatName === "libvirt") return renderLibvirt(positionals[0]!, values, io);
+  if (!isSeedFormatName(formatName)) throw new UsageError(`unknown --format ${formatName}; use nocloud, configdrive or libvirt`);
   const ncv = values["network-config"];
   if (ncv !== "v1" && ncv !== "v2") throw new UsageError(`--network-config must be v1 or v2, not ${ncv}`);
   if (values.all === (values.vm !== undefined)) throw new UsageError("give exactly one of --vm NAME|ID and --all");
@@ -66,6 +70,21 @@ export async function renderCommand(argv: string[], io: Io): Promise<number> {
     await writeImage(values.iso!, formatName, vm, ctx, timestamp);
     io.err(`wrote ${formatName} image (${SEED_FORMATS[formatName].volumeId}) for ${vm.name} to ${values.iso}\n`);
   }
+  return EXIT_OK;
+}
+
+async function renderLibvirt(inventory: string, values: { vm?: string; all?: boolean; out?: string; iso?: string; templates?: string }, io: Io): Promise<number> {
+  if (values.vm === undefined || values.all || values.iso !== undefined) throw new UsageError("--format libvirt takes --vm NAME|ID and optionally --out FILE");
+  const loaded = await loadOrReport(inventory, io, values.templates);
+  if (!loaded.site) return EXIT_INVALID;
+  const vm = findVm(loaded.site, values.vm);
+  if (!vm) {
+    io.err(`no VM named or with id ${values.vm} in ${inventory} (VMs: ${listVms(loaded.site)})\n`);
+    return EXIT_INVALID;
+  }
+  const xml = renderLibvirtInterfaces(vm, loaded.site);
+  if (values.out !== undefined) await writeAtomically(values.out, new TextEncoder().encode(xml));
+  else io.out(xml);
   return EXIT_OK;
 }
 

@@ -6,7 +6,7 @@ import type { ObservedGuest, ObservedGuestInterface } from "../observe/types.ts"
 import { encapsulationOverhead, hostPathMtu, MIN_IPV6_MTU } from "./mtu.ts";
 import type { GuestInterface, HostLink, ResolvedNetwork, ResolvedSite, ResolvedVm } from "./types.ts";
 
-export type Layer = "network" | "host" | "cloud-init" | "dhcp" | "ra" | "guest";
+export type Layer = "network" | "host" | "libvirt" | "cloud-init" | "dhcp" | "ra" | "guest";
 export type LayerStatus = "ok" | "mismatch" | "unknown" | "not-used";
 
 export interface LayerResult {
@@ -50,6 +50,8 @@ export interface MtuCheckInput {
   hostLinks?: ReadonlyMap<string, readonly HostLink[]>;
   /** Latest guest reports, by VM id. */
   guests?: ReadonlyMap<string, ObservedGuest>;
+  /** <mtu size> per MAC from each VM's libvirt domain XML (virtio host_mtu), by VM id. */
+  libvirt?: ReadonlyMap<string, ReadonlyMap<string, number | null>>;
   /** MTUs a VM's seed really pinned (read back from the seed it booted with), by VM id then MAC. */
   seeds?: ReadonlyMap<string, ReadonlyMap<string, number | null>>;
   /**
@@ -85,6 +87,7 @@ function checkVm(vm: ResolvedVm, networks: Map<string, ResolvedNetwork>, input: 
     const layers = [
       networkLayer(net),
       hostLayer(vm, iface, net, input),
+      libvirtLayer(iface, net, input.libvirt?.get(vm.id)),
       cloudInitLayer(iface, net, input.seeds?.get(vm.id)),
       dhcpLayer(iface, net, input.dhclientMinMtu ?? 576),
       raLayer(vm, iface, net, report),
@@ -134,6 +137,21 @@ function hostLayer(vm: ResolvedVm, iface: GuestInterface, net: ResolvedNetwork, 
     };
   }
   return { layer: "host", status: "ok", mtu: path.mtu, detail: `${path.because[0]} (${origin})` };
+}
+
+function libvirtLayer(iface: GuestInterface, net: ResolvedNetwork, domain: ReadonlyMap<string, number | null> | undefined): LayerResult {
+  if (iface.kind !== "physical") return { layer: "libvirt", status: "not-used", detail: `${iface.kind} inside the guest` };
+  if (net.type === "sriov") return { layer: "libvirt", status: "not-used", detail: "an SR-IOV VF has no virtio host_mtu" };
+  if (!domain) return { layer: "libvirt", status: "unknown", detail: "no domain XML given (virsh dumpxml)" };
+  if (!domain.has(iface.mac)) return { layer: "libvirt", status: "mismatch", detail: `the domain has no interface with MAC ${iface.mac}` };
+  const size = domain.get(iface.mac)!;
+  if (size !== iface.mtu.value) {
+    return {
+      layer: "libvirt", status: "mismatch", ...(size !== null ? { mtu: size } : {}),
+      detail: `libvirt gives ${iface.name} ${size === null ? "no <mtu>, so virtio-net reports 1500" : `<mtu size='${size}'/>`}, but network ${net.name} has ${iface.mtu.value}: set <mtu size='${iface.mtu.value}'/> on the interface (guestlink render --format libvirt)`,
+    };
+  }
+  return { layer: "libvirt", status: "ok", mtu: size, detail: "virtio-net host_mtu from the domain's <mtu size>" };
 }
 
 function cloudInitLayer(iface: GuestInterface, net: ResolvedNetwork, seed: ReadonlyMap<string, number | null> | undefined): LayerResult {

@@ -88,7 +88,7 @@ describe("guestlink mtu-check", () => {
     expect(rendered.status, rendered.stderr).toBe(0);
     const r = guestlink("--seed", `vm-a=${seed}`, "--verbose");
     expect(r.stdout).toMatch(/the seed gave eth2 MTU 1450, but network pinned now has 1400/);
-    expect(r.stdout).toMatch(/network 1400 \| host 1500 \| cloud-init 1450 \(mismatch\)/);
+    expect(r.stdout).toMatch(/network 1400 \| host 1500 \| libvirt - \(unknown\) \| cloud-init 1450 \(mismatch\)/);
   });
 
   it("exits 2 on bad input, naming it", () => {
