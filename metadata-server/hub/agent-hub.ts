@@ -16,7 +16,8 @@ export interface AgentHubOptions {
   secret: Uint8Array;
   /** Whether the VM is in the current inventory; a credential for a VM that left is refused. */
   isKnownVm: (vmId: string) => boolean;
-  onReport: (record: GuestRecord) => void;
+  /** `rawBytes` is the size of the frame the report came in. */
+  onReport: (record: GuestRecord, rawBytes: number) => void;
   onEvent?: (event: { vmId: string; event: "connected" | "disconnected" | "rejected"; reason?: string }) => void;
   maxPayloadBytes?: number;
   /** Sustained messages per second per connection, and the burst allowed above it. */
@@ -196,7 +197,7 @@ export class AgentHub {
         if (msg.full) s.interfaces.clear();
         for (const name of msg.removed ?? []) s.interfaces.delete(name);
         for (const i of msg.interfaces) s.interfaces.set(i.name, i);
-        this.opts.onReport({ vmId: s.vmId, observed: this.observed(s, msg.at), raw: { report: msg }, receivedAt: new Date(now).toISOString() });
+        this.opts.onReport({ vmId: s.vmId, observed: this.observed(s, msg.at), raw: { report: msg }, receivedAt: new Date(now).toISOString() }, data.length);
         this.send(s, { type: "ack", seq: msg.seq });
         return;
     }

@@ -18,7 +18,7 @@ export interface GuestRecord {
 export interface GuestStateStore {
   get(vmId: string): GuestRecord | undefined;
   all(): GuestRecord[];
-  put(record: GuestRecord): void;
+  put(record: GuestRecord, rawBytes?: number): void;
   /** Drops VMs that are no longer in the inventory. */
   retain(vmIds: ReadonlySet<string>): void;
   /** Resolves once everything put so far is durable. */
@@ -79,8 +79,9 @@ export class FileGuestStore implements GuestStateStore {
     return [...this.records.values()];
   }
 
-  put(record: GuestRecord): void {
-    const rawSize = Buffer.byteLength(JSON.stringify(record.raw));
+  /** `rawBytes`, when the caller knows it (the frame it parsed), spares serialising `raw` to measure it. */
+  put(record: GuestRecord, rawBytes?: number): void {
+    const rawSize = rawBytes ?? Buffer.byteLength(JSON.stringify(record.raw));
     const raw = rawSize > this.maxRawBytesPerVm ? { note: `raw answers of ${rawSize} bytes dropped (limit ${this.maxRawBytesPerVm})` } : record.raw;
     this.records.set(record.vmId, { ...record, raw });
     this.markDirty();
