@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { z } from "zod";
 import { checkMtu, type InterfaceFinding, type MtuReport } from "../model/consistency.ts";
-import type { HostLink, ResolvedSite } from "../model/types.ts";
+import type { HostLink, ResolvedSite, ResolvedVm } from "../model/types.ts";
 import { hostLinksFromIpLink } from "../observe/ip-link.ts";
 import { mtusFromDomainXml } from "../observe/libvirt-xml.ts";
 import { mtusFromNetworkConfig, mtusFromNetworkData, type SeedMtus } from "../observe/seed-mtu.ts";
@@ -98,14 +98,19 @@ async function readHostLinks(site: ResolvedSite, specs: string[]): Promise<Map<s
   return out;
 }
 
+/** "VM=PATH" -> the VM and the path; a usage error names the flag. */
+function vmSpec(site: ResolvedSite, flag: string, spec: string): { vm: ResolvedVm; path: string } {
+  const eq = spec.indexOf("=");
+  if (eq <= 0) throw new UsageError(`${flag} needs VM=PATH, not ${spec}`);
+  const vm = findVm(site, spec.slice(0, eq));
+  if (!vm) throw new UsageError(`${flag} ${spec}: the inventory has no VM ${spec.slice(0, eq)}`);
+  return { vm, path: spec.slice(eq + 1) };
+}
+
 async function readGuestReports(site: ResolvedSite, specs: string[]): Promise<Map<string, ObservedGuest>> {
   const out = new Map<string, ObservedGuest>();
   for (const spec of specs) {
-    const eq = spec.indexOf("=");
-    if (eq <= 0) throw new UsageError(`--guest-report needs VM=FILE, not ${spec}`);
-    const vm = findVm(site, spec.slice(0, eq));
-    if (!vm) throw new UsageError(`--guest-report ${spec}: the inventory has no VM ${spec.slice(0, eq)}`);
-    const file = spec.slice(eq + 1);
+    const { vm, path: file } = vmSpec(site, "--guest-report", spec);
     const parsed = GuestReportFile.safeParse(JSON.parse(await readFile(file, "utf8")));
     if (!parsed.success) {
       const i = parsed.error.issues[0]!;
@@ -122,11 +127,7 @@ async function readGuestReports(site: ResolvedSite, specs: string[]): Promise<Ma
 async function readSeeds(site: ResolvedSite, specs: string[]): Promise<Map<string, SeedMtus>> {
   const out = new Map<string, SeedMtus>();
   for (const spec of specs) {
-    const eq = spec.indexOf("=");
-    if (eq <= 0) throw new UsageError(`--seed needs VM=DIR, not ${spec}`);
-    const vm = findVm(site, spec.slice(0, eq));
-    if (!vm) throw new UsageError(`--seed ${spec}: the inventory has no VM ${spec.slice(0, eq)}`);
-    const dir = spec.slice(eq + 1);
+    const { vm, path: dir } = vmSpec(site, "--seed", spec);
     const nocloud = join(dir, "network-config");
     const configDrive = join(dir, "openstack", "latest", "network_data.json");
     if (existsSync(nocloud)) out.set(vm.id, mtusFromNetworkConfig(await readFile(nocloud, "utf8")));
@@ -139,11 +140,7 @@ async function readSeeds(site: ResolvedSite, specs: string[]): Promise<Map<strin
 async function readDomainXml(site: ResolvedSite, specs: string[]): Promise<Map<string, Map<string, number | null>>> {
   const out = new Map<string, Map<string, number | null>>();
   for (const spec of specs) {
-    const eq = spec.indexOf("=");
-    if (eq <= 0) throw new UsageError(`--domain-xml needs VM=FILE, not ${spec}`);
-    const vm = findVm(site, spec.slice(0, eq));
-    if (!vm) throw new UsageError(`--domain-xml ${spec}: the inventory has no VM ${spec.slice(0, eq)}`);
-    const file = spec.slice(eq + 1);
+    const { vm, path: file } = vmSpec(site, "--domain-xml", spec);
     const parsed = mtusFromDomainXml(await readFile(file, "utf8"));
     if ("error" in parsed) throw new Error(`${file}: ${parsed.error}`);
     out.set(vm.id, parsed);
