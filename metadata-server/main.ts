@@ -1,6 +1,8 @@
 // guestlink: the metadata server's command line. Wiring only: each command family lives in cli/.
 import { EXIT_USAGE, processIo, UsageError, type Io } from "./cli/common.ts";
+import { dhcpCommand, dhcpUsage } from "./cli/dhcp.ts";
 import { mtuCheckCommand, mtuCheckUsage } from "./cli/mtu-check.ts";
+import { renderDhcpCommand, renderDhcpUsage } from "./cli/render-dhcp.ts";
 import { renderCommand, renderUsage } from "./cli/render.ts";
 import { seedUrlCommand, seedUrlUsage } from "./cli/seed-url.ts";
 import { serveCommand, serveUsage } from "./cli/serve.ts";
@@ -16,6 +18,8 @@ const commands: Record<string, Command> = {
   render: { run: renderCommand, summary: "write cloud-init seeds (directories or cidata/config-2 ISO images)", usage: renderUsage },
   "mtu-check": { run: mtuCheckCommand, summary: "check that every layer agrees on each vNIC's MTU", usage: mtuCheckUsage },
   serve: { run: serveCommand, summary: "serve cloud-init data over HTTP (NoCloud-net, OpenStack, EC2) and the operator API", usage: serveUsage },
+  dhcp: { run: (argv) => dhcpCommand(argv), summary: "serve DHCPv4, DHCPv6 and router advertisements from the inventory", usage: dhcpUsage },
+  "render-dhcp": { run: renderDhcpCommand, summary: "write dnsmasq or radvd configuration from the inventory", usage: renderDhcpUsage },
   "seed-url": { run: seedUrlCommand, summary: "print a VM's NoCloud-net seed string (ds=nocloud-net;s=http://.../nocloud/<token>/)", usage: seedUrlUsage },
 };
 

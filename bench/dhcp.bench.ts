@@ -1,0 +1,275 @@
+// DHCPv4 DORA throughput: our server against Kea 2.2 (memfile, persist=false) and dnsmasq
+// (no-ping quiet-dhcp leasefile-ro), measured side by side in one run by Kea's perfdhcp.
+//
+// Topology: netns gl-bench-<id>-s (veth 198.18.0.1/15) <-> gl-bench-<id>-c (198.18.0.2/15).
+// perfdhcp acts as a relay (giaddr 198.18.0.2) and draws client MACs from a list of the 10,000
+// reserved MACs, so every server answers every exchange from a reservation. The server runs on
+// CPU 1 and perfdhcp on CPU 0. Each run lasts PERIOD seconds (-p) and is killed if it overruns;
+// each server is started fresh per run. Namespaces and processes are removed at the end, also
+// on failure.
+//
+// Env: DHCP_BENCH_PERIOD (s, default 10), DHCP_BENCH_RESERVATIONS (default 10000),
+//      DHCP_BENCH_RATES (default "max 5000").
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { mkdtempSync, rmSync, writeFileSync, mkdirSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+
+const PERIOD = Number(process.env.DHCP_BENCH_PERIOD ?? 10);
+const RESERVATIONS = Number(process.env.DHCP_BENCH_RESERVATIONS ?? 10_000);
+const RATES = (process.env.DHCP_BENCH_RATES ?? "max 5000").split(/\s+/).filter(Boolean);
+const SERVER_CPU = "1";
+const CLIENT_CPU = "0";
+const RUN_GRACE_MS = 15_000;
+
+const id = randomBytes(3).toString("hex");
+const SNS = `gl-bench-${id}-s`;
+const CNS = `gl-bench-${id}-c`;
+const SIF = `glbs${id}`;
+const CIF = `glbc${id}`;
+const repoRoot = resolve(process.cwd());
+const work = mkdtempSync(join(tmpdir(), "gl-dhcp-bench-"));
+const children = new Set<ChildProcess>();
+
+function sh(cmd: string, args: string[], allowFail = false): string {
+  const r = spawnSync(cmd, args, { encoding: "utf8", timeout: 60_000 });
+  if (!allowFail && r.status !== 0) throw new Error(`${cmd} ${args.join(" ")}: ${r.stderr || r.error}`);
+  return r.stdout ?? "";
+}
+
+function macOf(i: number): string {
+  return `02:00:00:${((i >> 16) & 255).toString(16).padStart(2, "0")}:${((i >> 8) & 255).toString(16).padStart(2, "0")}:${(i & 255).toString(16).padStart(2, "0")}`;
+}
+
+function addressOf(i: number): string {
+  const v = ((198 << 24) | (18 << 16) | (1 << 8)) + i;
+  return `${(v >>> 24) & 255}.${(v >>> 16) & 255}.${(v >>> 8) & 255}.${v & 255}`;
+}
+
+function siteJson(): unknown {
+  const vms = [];
+  for (let i = 0; i < RESERVATIONS; i++) {
+    vms.push({
+      id: `00000000-0000-4000-8000-${i.toString(16).padStart(12, "0")}`, name: `vm${i}`, hostname: `vm${i}`, fqdn: `vm${i}.bench.test`,
+      sshKeys: [], userData: "", dns: { servers: [], search: [] },
+      interfaces: [{
+        name: "eth0", kind: "physical", mac: macOf(i), network: "bench", mtu: { value: 1400, because: ["bench"] }, mtuInCloudInit: false,
+        ipv4: { method: "dhcp", address: addressOf(i), prefixLength: 15, netmask: "255.254.0.0", gateway: "198.18.0.1", origin: "inventory" },
+        routes: [], dns: { servers: [], search: [] },
+      }],
+    });
+  }
+  return {
+    revision: "bench", domain: "bench.test", hosts: [], vms,
+    networks: [{
+      name: "bench", type: "bridge", encapsulation: "none", mtu: { value: 1400, because: ["bench"] }, mtuPolicy: "prefer-dhcp",
+      ipv4: { cidr: "198.18.0.0/15", prefixLength: 15, netmask: "255.254.0.0", gateway: "198.18.0.1", dhcp: true, leaseTime: 3600 },
+      dns: { servers: ["198.18.0.53"], search: [] },
+      routes: [{ to: "198.51.100.0/24", via: "198.18.0.254" }],
+    }],
+  };
+}
+
+function keaConfig(): unknown {
+  const reservations = [];
+  for (let i = 0; i < RESERVATIONS; i++) reservations.push({ "hw-address": macOf(i), "ip-address": addressOf(i) });
+  return {
+    Dhcp4: {
+      "interfaces-config": { interfaces: [SIF], "dhcp-socket-type": "udp" },
+      "lease-database": { type: "memfile", persist: false, "lfc-interval": 0 },
+      "multi-threading": { "enable-multi-threading": false },
+      "host-reservation-identifiers": ["hw-address"],
+      "valid-lifetime": 3600,
+      subnet4: [{
+        id: 1, subnet: "198.18.0.0/15", reservations,
+        "option-data": [
+          { name: "routers", data: "198.18.0.1" },
+          { name: "domain-name-servers", data: "198.18.0.53" },
+          { name: "interface-mtu", data: "1400", "always-send": true },
+          { code: 121, "csv-format": false, data: "18C63364C61200FE00C6120001", "always-send": true },
+        ],
+      }],
+      loggers: [{ name: "kea-dhcp4", severity: "WARN", output_options: [{ output: join(work, "kea.log") }] }],
+    },
+  };
+}
+
+function dnsmasqConfig(): string {
+  const lines = [
+    "port=0", `interface=${SIF}`, "bind-interfaces", "no-resolv", "no-hosts", "dhcp-authoritative",
+    "no-ping", "quiet-dhcp", "leasefile-ro", "dhcp-lease-max=1000000",
+    "dhcp-range=198.18.0.0,static,255.254.0.0,3600",
+    "dhcp-option-force=option:router,198.18.0.1",
+    "dhcp-option-force=option:dns-server,198.18.0.53",
+    "dhcp-option-force=option:mtu,1400",
+    "dhcp-option-force=option:classless-static-route,198.51.100.0/24,198.18.0.254,0.0.0.0/0,198.18.0.1",
+  ];
+  for (let i = 0; i < RESERVATIONS; i++) lines.push(`dhcp-host=${macOf(i)},${addressOf(i)}`);
+  return `${lines.join("\n")}\n`;
+}
+
+/** Bundles our daemon (the same code `guestlink dhcp` runs) with koffi left external. */
+function buildOurServer(): string {
+  const outDir = join(repoRoot, "test-artifacts");
+  mkdirSync(outDir, { recursive: true });
+  const outfile = join(outDir, `dhcp-bench-server-${id}.cjs`);
+  const entry = `
+    import { readFile } from "node:fs/promises";
+    import { runDhcpDaemon } from "./metadata-server/dhcp/daemon.ts";
+    import { jsonLogger } from "./metadata-server/dhcp/service.ts";
+    const [sitePath, ifname] = process.argv.slice(2);
+    const log = jsonLogger("warn");
+    runDhcpDaemon({
+      load: async () => ({ site: JSON.parse(await readFile(sitePath, "utf8")), issues: [] }),
+      interfaces: [{ ifname, network: "bench" }], log, service: { log, enableRa: false },
+    }).then((code) => { process.exitCode = code; });
+  `;
+  const script = `require("esbuild").buildSync(${JSON.stringify({
+    stdin: { contents: entry, resolveDir: repoRoot, loader: "ts", sourcefile: "dhcp-bench-entry.ts" },
+    outfile, bundle: true, platform: "node", format: "cjs", target: "node20", external: ["koffi"], logLevel: "error",
+  })})`;
+  const r = spawnSync(process.execPath, ["-e", script], { cwd: repoRoot, encoding: "utf8" });
+  if (r.status !== 0) throw new Error(`building our server failed: ${r.stderr}`);
+  return outfile;
+}
+
+function setup(): void {
+  sh("ip", ["netns", "add", SNS]);
+  sh("ip", ["netns", "add", CNS]);
+  sh("ip", ["link", "add", SIF, "netns", SNS, "type", "veth", "peer", "name", CIF, "netns", CNS]);
+  for (const [ns, dev, addr] of [[SNS, SIF, "198.18.0.1/15"], [CNS, CIF, "198.18.0.2/15"]] as const) {
+    sh("ip", ["-n", ns, "link", "set", "lo", "up"]);
+    sh("ip", ["-n", ns, "addr", "add", addr, "dev", dev]);
+    sh("ip", ["-n", ns, "link", "set", dev, "up"]);
+  }
+}
+
+function killNs(ns: string): void {
+  for (const sig of ["SIGTERM", "SIGKILL"] as const) {
+    const pids = sh("ip", ["netns", "pids", ns], true).split(/\s+/).filter(Boolean).map(Number);
+    for (const p of pids) { try { process.kill(p, sig); } catch { /* gone */ } }
+    if (pids.length) spawnSync("sleep", ["0.3"]);
+  }
+}
+
+function cleanup(): void {
+  for (const c of children) { try { if (c.pid) process.kill(-c.pid, "SIGKILL"); } catch { /* gone */ } }
+  for (const ns of [CNS, SNS]) {
+    killNs(ns);
+    sh("ip", ["netns", "del", ns], true);
+  }
+  rmSync(work, { recursive: true, force: true });
+  rmSync(join(repoRoot, "test-artifacts", `dhcp-bench-server-${id}.cjs`), { force: true });
+}
+
+function startServer(name: string, ours: string): ChildProcess {
+  let args: string[];
+  const env = { ...process.env, KEA_PIDFILE_DIR: work, KEA_LOCKFILE_DIR: work };
+  switch (name) {
+    case "guestlink": args = [process.execPath, ours, join(work, "site.json"), SIF]; break;
+    case "kea": args = ["kea-dhcp4", "-c", join(work, "kea.json")]; break;
+    default: args = ["dnsmasq", "-k", "-C", join(work, "dnsmasq.conf"), `--pid-file=${join(work, "dnsmasq.pid")}`];
+  }
+  const c = spawn("ip", ["netns", "exec", SNS, "taskset", "-c", SERVER_CPU, ...args], { stdio: ["ignore", "ignore", "pipe"], detached: true, env });
+  let err = "";
+  c.stderr!.on("data", (d: Buffer) => { if (err.length < 4000) err += d.toString(); });
+  c.on("exit", (code) => { if (code && code !== 0 && !stopping.has(c)) process.stderr.write(`${name} exited ${code}: ${err}\n`); });
+  children.add(c);
+  return c;
+}
+
+const stopping = new Set<ChildProcess>();
+async function stopServer(c: ChildProcess): Promise<void> {
+  stopping.add(c);
+  killNs(SNS);
+  await new Promise((r) => setTimeout(r, 300));
+  children.delete(c);
+}
+
+async function waitListening(): Promise<boolean> {
+  for (let i = 0; i < 100; i++) {
+    if (sh("ip", ["netns", "exec", SNS, "ss", "-Hlun", "sport = :67"], true).trim()) return true;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return false;
+}
+
+interface PerfResult {
+  server: string;
+  rate: string;
+  sentDiscover: number;
+  receivedOffer: number;
+  sentRequest: number;
+  receivedAck: number;
+  dropsDO: string;
+  dropsRA: string;
+  acksPerSecond: number;
+  avgDelayDO: string;
+  avgDelayRA: string;
+}
+
+function parsePerf(server: string, rate: string, out: string): PerfResult {
+  const block = (name: string) => out.split(`***Statistics for: ${name}***`)[1]?.split("***")[0] ?? "";
+  const num = (text: string, re: RegExp) => Number(re.exec(text)?.[1] ?? 0);
+  const str = (text: string, re: RegExp) => re.exec(text)?.[1]?.trim() ?? "?";
+  const dor = block("DISCOVER-OFFER");
+  const ra = block("REQUEST-ACK");
+  const receivedAck = num(ra, /received packets:\s*(\d+)/);
+  return {
+    server, rate,
+    sentDiscover: num(dor, /sent packets:\s*(\d+)/), receivedOffer: num(dor, /received packets:\s*(\d+)/),
+    sentRequest: num(ra, /sent packets:\s*(\d+)/), receivedAck,
+    dropsDO: str(dor, /drops ratio:\s*([^\n]+)/), dropsRA: str(ra, /drops ratio:\s*([^\n]+)/),
+    acksPerSecond: Math.round(receivedAck / PERIOD),
+    avgDelayDO: str(dor, /avg delay:\s*([^\n]+)/), avgDelayRA: str(ra, /avg delay:\s*([^\n]+)/),
+  };
+}
+
+async function perf(server: string, ours: string, rate: string): Promise<PerfResult> {
+  const c = startServer(server, ours);
+  try {
+    if (!(await waitListening())) throw new Error(`${server} did not listen on udp/67`);
+    await new Promise((r) => setTimeout(r, 500));
+    const args = ["netns", "exec", CNS, "taskset", "-c", CLIENT_CPU, "perfdhcp", "-4", ...(rate === "max" ? [] : ["-r", rate]),
+      "-p", String(PERIOD), "-M", join(work, "macs.txt"), "-l", "198.18.0.2", "198.18.0.1"];
+    const r = spawnSync("ip", args, { encoding: "utf8", timeout: PERIOD * 1000 + RUN_GRACE_MS, killSignal: "SIGKILL" });
+    return parsePerf(server, rate, `${r.stdout}\n${r.stderr}`);
+  } finally {
+    await stopServer(c);
+  }
+}
+
+async function main(): Promise<number> {
+  if (process.getuid?.() !== 0) { console.error("the DHCP bench needs root (network namespaces)"); return 1; }
+  for (const p of ["perfdhcp", "kea-dhcp4", "dnsmasq", "taskset", "ip"]) {
+    if (spawnSync("sh", ["-c", `command -v ${p}`]).status !== 0) { console.error(`missing ${p}`); return 1; }
+  }
+  const macs: string[] = [];
+  for (let i = 0; i < RESERVATIONS; i++) macs.push(macOf(i));
+  writeFileSync(join(work, "macs.txt"), `${macs.join("\n")}\n`);
+  writeFileSync(join(work, "site.json"), JSON.stringify(siteJson()));
+  writeFileSync(join(work, "kea.json"), JSON.stringify(keaConfig()));
+  writeFileSync(join(work, "dnsmasq.conf"), dnsmasqConfig());
+  const ours = buildOurServer();
+  setup();
+  const results: PerfResult[] = [];
+  for (const rate of RATES) {
+    for (const server of ["guestlink", "kea", "dnsmasq"]) {
+      const r = await perf(server, ours, rate);
+      results.push(r);
+      console.log(`${server.padEnd(9)} rate=${rate.padEnd(5)} DORA/s=${String(r.acksPerSecond).padStart(6)}  offers=${r.receivedOffer}/${r.sentDiscover} (drops ${r.dropsDO})  acks=${r.receivedAck}/${r.sentRequest} (drops ${r.dropsRA})  delay D-O ${r.avgDelayDO}, R-A ${r.avgDelayRA}`);
+    }
+  }
+  console.log(`\n${RESERVATIONS} reservations, ${PERIOD} s per run, server on CPU ${SERVER_CPU}, perfdhcp on CPU ${CLIENT_CPU}`);
+  for (const rate of RATES) {
+    const get = (s: string) => results.find((r) => r.server === s && r.rate === rate)!;
+    const ours = get("guestlink").acksPerSecond;
+    const ratio = (x: number) => (x > 0 ? (ours / x).toFixed(2) : "n/a");
+    console.log(`rate ${rate}: ours/Kea = ${ratio(get("kea").acksPerSecond)}, ours/dnsmasq = ${ratio(get("dnsmasq").acksPerSecond)} (completed DORA per second)`);
+  }
+  return results.some((r) => r.server === "guestlink" && r.receivedAck === 0) ? 1 : 0;
+}
+
+process.on("SIGINT", () => { cleanup(); process.exit(130); });
+main().then((code) => { cleanup(); process.exitCode = code; }, (e) => { cleanup(); console.error(e); process.exitCode = 1; });
