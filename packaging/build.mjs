@@ -11,6 +11,10 @@ const common = {
   sourcemap: false,
   legalComments: "none",
   banner: { js: "#!/usr/bin/env node" },
+  // Some dependencies ship only ESM that reads import.meta.url (node-cron locates its daemon file with
+  // it); in a CommonJS bundle that is empty, so it is defined as the bundle file's own URL.
+  inject: ["packaging/import-meta-url.js"],
+  define: { "import.meta.url": "import_meta_url" },
   logLevel: "warning",
   // ws probes for these optional native accelerators; they are never installed.
   external: ["bufferutil", "utf-8-validate"],

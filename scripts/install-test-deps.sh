@@ -11,6 +11,7 @@ peers=(
   util-linux              # blkid: how cloud-init's ds-identify finds cidata/config-2
   qemu-guest-agent        # the agent's differential conformance peer
   socat                   # pty pairs standing in for a virtio-serial port
+  lintian fakeroot        # the agent's .deb is built and checked by lintian
   libvirt-clients libxml2-utils  # virt-xml-validate (libvirt's schemas) checks our <interface> elements
   dnsmasq radvd           # render-dhcp output must pass their own config checks
   isc-dhcp-client udhcpc dhcpcd-base ndisc6   # real DHCP/RA clients in network namespaces
@@ -28,4 +29,7 @@ fi
 for svc in dnsmasq radvd qemu-guest-agent; do
   $SUDO systemctl disable --now "$svc" >/dev/null 2>&1 || true
 done
+# The agent must run on Debian 12's own Node 18: fetch it (unpacked, never installed) for the tests.
+if ! apt-cache madison nodejs 2>/dev/null | grep -q '| 18\.'; then $SUDO apt-get update -qq; fi
+bash scripts/fetch-node18.sh >/dev/null
 npm ci --no-audit --no-fund

@@ -7,8 +7,7 @@
 // server -> agent: welcome, ack, qga-request, error (a bad message is answered, the connection stays)
 import { z } from "zod";
 
-export const AGENT_WS_PATH = "/v1/agent";
-export const AGENT_VM_HEADER = "x-guestlink-vm";
+export { AGENT_VM_HEADER, AGENT_WS_PATH } from "./ws-constants.ts";
 
 const vmId = z.string().regex(/^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/);
 

@@ -7,7 +7,8 @@
 // virtio-serial and the answer goes back unchanged.
 import cron from "node-cron";
 import WebSocket from "ws";
-import { AGENT_VM_HEADER, type ReportedInterface } from "../protocol/ws-messages.ts";
+import { AGENT_VM_HEADER } from "../protocol/ws-constants.ts";
+import type { ReportedInterface } from "../protocol/ws-messages.ts";
 
 export interface ReporterOptions {
   url: string;
