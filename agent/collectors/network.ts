@@ -176,6 +176,7 @@ export interface GuestNetworkLink {
   operstate: string;
   carrier?: boolean;
   mtu: number;
+  "ipv6-mtu"?: number;
   speed?: number;
   duplex?: string;
   driver?: string;
@@ -237,6 +238,8 @@ export function collectLinks(fs: FsRoot, source?: OsAddressSource): GuestNetwork
       mtu: Number(fs.readTrim(`${base}/mtu`) ?? "0"),
       type: cls.type,
     };
+    const ipv6Mtu = Number(fs.readTrim(`/proc/sys/net/ipv6/conf/${name}/mtu`));
+    if (Number.isInteger(ipv6Mtu) && ipv6Mtu > 0 && ipv6Mtu !== link.mtu) link["ipv6-mtu"] = ipv6Mtu;
     // carrier, speed and duplex read EINVAL while a link is down: then they are simply absent.
     const carrier = fs.readTrim(`${base}/carrier`);
     if (carrier === "0" || carrier === "1") link.carrier = carrier === "1";

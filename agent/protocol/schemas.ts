@@ -75,6 +75,8 @@ export const GuestNetworkLink = q.struct("GuestNetworkLink", {
   operstate: q.enum("GuestLinkOperState", ["unknown", "notpresent", "down", "lowerlayerdown", "testing", "dormant", "up"]),
   "*carrier": q.bool,
   mtu: q.int,
+  /** The IPv6 MTU where it differs from the link's (a router advertisement's MTU option sets only this). */
+  "*ipv6-mtu": q.int,
   "*speed": q.int,
   "*duplex": q.enum("GuestLinkDuplex", ["full", "half", "unknown"]),
   "*driver": q.str,

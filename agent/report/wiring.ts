@@ -41,11 +41,10 @@ export function reportedInterfaces(fs: FsRoot): ReportedInterface[] {
   for (const l of collectLinks(fs)) {
     const mac = (l["hardware-address"] ?? "").toLowerCase();
     if (!/^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/.test(mac) || mac === "00:00:00:00:00:00") continue;
-    const v6 = fs.readTrim(`/proc/sys/net/ipv6/conf/${l.name}/mtu`);
     out.push({
       name: l.name, mac, operstate: l.operstate, mtu: l.mtu,
       ...(l.carrier !== undefined ? { carrier: l.carrier } : {}),
-      ...(v6 && /^\d+$/.test(v6) && Number(v6) !== l.mtu ? { ipv6Mtu: Number(v6) } : {}),
+      ...(l["ipv6-mtu"] !== undefined ? { ipv6Mtu: l["ipv6-mtu"] } : {}),
       addresses: (l["ip-addresses"] ?? []).map((a) => `${a["ip-address"]}/${a.prefix}`),
     });
   }
