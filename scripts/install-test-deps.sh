@@ -16,6 +16,7 @@ peers=(
   dnsmasq radvd           # render-dhcp output must pass their own config checks
   isc-dhcp-client udhcpc dhcpcd-base ndisc6   # real DHCP/RA clients in network namespaces
   iproute2 jq
+  chromium                # the console is tested in a real browser (driven by playwright-core)
 )
 SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
 missing=()
