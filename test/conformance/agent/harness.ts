@@ -6,7 +6,6 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { connect } from "node:net";
 import type { Socket } from "node:net";
-import { build } from "esbuild";
 
 export const REPO = resolve(import.meta.dirname, "../../..");
 export const FIXTURES = join(REPO, "test/fixtures/agent");
@@ -19,20 +18,14 @@ export function qemuGaPath(): string {
   throw new Error("qemu-ga not found: install Debian's qemu-guest-agent (scripts/install-test-deps.sh)");
 }
 
-let bundlePromise: Promise<string> | undefined;
-/** Bundles agent/main.ts exactly as packaging/build.mjs does (CommonJS, node18), into a temp dir. */
+/**
+ * The shipped agent bundle, bin/guestlink-agent, which the test run's global setup builds with
+ * packaging/build.mjs: the conformance suite tests exactly what ships.
+ */
 export function buildAgentBundle(): Promise<string> {
-  bundlePromise ??= (async () => {
-    const dir = mkdtempSync(join(tmpdir(), "guestlink-agent-bundle-"));
-    const outfile = join(dir, "guestlink-agent");
-    await build({
-      entryPoints: [join(REPO, "agent/main.ts")], outfile, bundle: true, platform: "node", format: "cjs", target: "node18",
-      banner: { js: "#!/usr/bin/env node" }, logLevel: "warning", external: ["bufferutil", "utf-8-validate"],
-    });
-    process.once("exit", () => rmSync(dir, { recursive: true, force: true }));
-    return outfile;
-  })();
-  return bundlePromise;
+  const bundle = join(REPO, "bin", "guestlink-agent");
+  if (!existsSync(bundle)) return Promise.reject(new Error(`${bundle} is missing: run npm run build (the test setup does)`));
+  return Promise.resolve(bundle);
 }
 
 export interface RunningAgent {

@@ -1,0 +1,145 @@
+// Everything about what guests report, as one service the HTTP layer plugs in: the guest state
+// store, the agents' WebSocket hub, the host-side QGA poller, the browsers' event hub, and the
+// views the API and the console read (latest report, MTU findings, console state).
+import { existsSync, readFileSync } from "node:fs";
+import type { IncomingMessage } from "node:http";
+import { dirname, join, resolve } from "node:path";
+import type { Duplex } from "node:stream";
+import { checkMtu, type MtuReport } from "../model/consistency.ts";
+import type { ResolvedSite, ResolvedVm } from "../model/types.ts";
+import type { ObservedGuest } from "../observe/types.ts";
+import { QgaPoller, type PollResult } from "../qga/poller.ts";
+import type { SiteSnapshot } from "../site-store.ts";
+import { AgentHub, type AgentHubOptions } from "./agent-hub.ts";
+import { consoleState, type ConsoleState } from "./console-view.ts";
+import { EventHub } from "./events.ts";
+import { FileGuestStore, type GuestRecord } from "./store.ts";
+
+export interface ReportsOptions {
+  stateDir: string;
+  secret: Uint8Array;
+  current: () => SiteSnapshot | undefined;
+  log: (level: "debug" | "info" | "warn" | "error", event: string, fields?: Record<string, unknown>) => void;
+  agentHub?: Partial<Omit<AgentHubOptions, "secret" | "isKnownVm" | "onReport">>;
+  poller?: { intervalMs?: number; bootIntervalMs?: number; bootWindowMs?: number; commandTimeoutMs?: number };
+  /** Browser events for one VM are sent at most this often (a chatty guest cannot flood consoles). */
+  eventIntervalMs?: number;
+  consoleDir?: string;
+}
+
+export interface ConsoleAssets { [path: string]: { type: string; body: Buffer } }
+
+/** The console page next to the program, in the working tree, or where the package puts it. */
+export function findConsoleDir(): string | undefined {
+  const candidates = [
+    process.env.GUESTLINK_CONSOLE,
+    process.argv[1] ? join(dirname(resolve(process.argv[1])), "..", "metadata-server", "console") : undefined,
+    join(process.cwd(), "metadata-server", "console"),
+    "/usr/share/guestlink/console",
+  ];
+  return candidates.find((c): c is string => c !== undefined && existsSync(join(c, "index.html")));
+}
+
+function loadConsole(dir: string | undefined): ConsoleAssets {
+  if (!dir) return {};
+  const files: [string, string, string][] = [["/", "index.html", "text/html; charset=utf-8"], ["/console.js", "console.js", "text/javascript; charset=utf-8"], ["/console.css", "console.css", "text/css; charset=utf-8"]];
+  return Object.fromEntries(files.map(([path, file, type]) => [path, { type, body: readFileSync(join(dir, file)) }]));
+}
+
+export class ReportsService {
+  readonly agents: AgentHub;
+  readonly events = new EventHub();
+  readonly poller: QgaPoller;
+  readonly console: ConsoleAssets;
+  private readonly dirtyVms = new Set<string>();
+  private readonly flusher: NodeJS.Timeout;
+
+  private constructor(private readonly opts: ReportsOptions, readonly guests: FileGuestStore) {
+    this.agents = new AgentHub({
+      ...opts.agentHub,
+      secret: opts.secret,
+      isKnownVm: (id) => opts.current()?.findVm(id)?.id === id,
+      onReport: (record, bytes) => this.accept(record, bytes),
+      onEvent: (e) => opts.log(e.event === "rejected" ? "warn" : "info", `agent.${e.event}`, { vm: e.vmId, ...(e.reason ? { reason: e.reason } : {}) }),
+    });
+    this.poller = new QgaPoller({ ...opts.poller, onResult: (r) => this.polled(r) });
+    this.console = loadConsole(opts.consoleDir ?? findConsoleDir());
+    this.flusher = setInterval(() => this.publishDirty(), opts.eventIntervalMs ?? 250);
+    this.flusher.unref();
+  }
+
+  static async open(opts: ReportsOptions): Promise<ReportsService> {
+    const guests = await FileGuestStore.open(join(opts.stateDir, "guests.json"));
+    const service = new ReportsService(opts, guests);
+    const snapshot = opts.current();
+    if (snapshot) service.onSnapshot(snapshot);
+    return service;
+  }
+
+  /** A new inventory revision: follow its VM list (poll targets, stored reports) and tell consoles. */
+  onSnapshot(snapshot: SiteSnapshot): void {
+    const vms = snapshot.site.vms;
+    this.poller.setTargets(vms.filter((v) => v.qgaSocket).map((v) => ({ vmId: v.id, socketPath: v.qgaSocket! })));
+    this.guests.retain(new Set(vms.map((v) => v.id)));
+    this.events.publishRevision(snapshot.revision);
+  }
+
+  /** /v1/agent on guest listeners, /v1/events on operator listeners. */
+  handleUpgrade(roles: readonly string[], req: IncomingMessage, socket: Duplex, head: Buffer): boolean {
+    if (roles.includes("guest") && this.agents.handleUpgrade(req, socket, head)) return true;
+    if (roles.includes("operator") && this.events.handleUpgrade(req, socket, head)) return true;
+    return false;
+  }
+
+  guest(vmId: string): GuestRecord | undefined {
+    return this.guests.get(vmId);
+  }
+
+  observedGuests(): Map<string, ObservedGuest> {
+    return new Map(this.guests.all().map((r) => [r.vmId, r.observed]));
+  }
+
+  mtuReport(site: ResolvedSite): MtuReport {
+    return checkMtu({ site, guests: this.observedGuests() });
+  }
+
+  consoleState(site: ResolvedSite): ConsoleState {
+    return consoleState(site, (id) => this.guests.get(id), this.mtuReport(site));
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.flusher);
+    this.poller.stop();
+    this.agents.close();
+    this.events.close();
+    await this.guests.close();
+  }
+
+  private accept(record: GuestRecord, bytes?: number): void {
+    this.guests.put(record, bytes);
+    this.dirtyVms.add(record.vmId);
+  }
+
+  private polled(r: PollResult): void {
+    if (r.error) {
+      this.opts.log("warn", "qga.poll_failed", { vm: r.vmId, error: r.error });
+      return;
+    }
+    // An agent's own WebSocket report is fresher and richer than a poll; a poll does not overwrite it.
+    const existing = this.guests.get(r.vmId);
+    if (existing?.observed.source === "agent" && Date.parse(existing.receivedAt) > Date.now() - 5 * 60_000) return;
+    this.accept({ vmId: r.vmId, observed: r.observed!, raw: r.raw, receivedAt: new Date().toISOString() });
+  }
+
+  private publishDirty(): void {
+    if (!this.dirtyVms.size) return;
+    const snapshot = this.opts.current();
+    if (!snapshot) return;
+    const ids = [...this.dirtyVms];
+    this.dirtyVms.clear();
+    const vms = ids.map((id) => snapshot.findVm(id)).filter((v): v is ResolvedVm => v !== undefined);
+    if (!vms.length) return;
+    const partial = { ...snapshot.site, vms };
+    for (const vm of this.consoleState(partial).vms) this.events.publishVm(vm);
+  }
+}
