@@ -12,10 +12,11 @@ import { mtusFromNetworkConfig, mtusFromNetworkData, type SeedMtus } from "../ob
 import type { ObservedGuest } from "../observe/types.ts";
 import { EXIT_OK, findVm, loadOrReport, UsageError, type Io } from "./common.ts";
 
-export const mtuCheckUsage = `usage: guestlink mtu-check --inventory FILE [--host-links [HOST=]FILE]... [--seed VM=DIR]... [--domain-xml VM=FILE]... [--guest-report VM=FILE]... [--json] [--verbose]
+export const mtuCheckUsage = `usage: guestlink mtu-check --inventory FILE [--server URL] [--host-links [HOST=]FILE]... [--seed VM=DIR]... [--domain-xml VM=FILE]... [--guest-report VM=FILE]... [--json] [--verbose]
   Checks every vNIC's MTU layer by layer: the logical network, the host path (bridge, VLAN, bond,
   NICs, tunnel overhead), what cloud-init was given, what DHCP and RA advertise, and what the
   guest reports. Says which layer disagrees and what to do.
+  --server URL               a running guestlink serve: the guests' latest reports come from its /v1/guests
   --host-links [HOST=]FILE   "ip -j -d link" output of a host (HOST may be left out when the
                              inventory has one host); overrides the inventory's description
   --seed VM=DIR              the seed directory the VM booted with (NoCloud or ConfigDrive), to
@@ -47,7 +48,7 @@ export async function mtuCheckCommand(argv: string[], io: Io): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv, allowPositionals: true,
     options: {
-      inventory: { type: "string" }, "host-links": { type: "string", multiple: true, default: [] },
+      inventory: { type: "string" }, server: { type: "string" }, "host-links": { type: "string", multiple: true, default: [] },
       "guest-report": { type: "string", multiple: true, default: [] },
       seed: { type: "string", multiple: true, default: [] },
       "domain-xml": { type: "string", multiple: true, default: [] },
@@ -63,7 +64,9 @@ export async function mtuCheckCommand(argv: string[], io: Io): Promise<number> {
   const site = loaded.site;
   try {
     const hostLinks = await readHostLinks(site, values["host-links"]);
-    const guests = await readGuestReports(site, values["guest-report"]);
+    const guests = values.server !== undefined ? await fetchGuestReports(site, values.server) : new Map<string, ObservedGuest>();
+    // A report file given on the command line wins over the server's for that VM.
+    for (const [id, g] of await readGuestReports(site, values["guest-report"])) guests.set(id, g);
     const seeds = await readSeeds(site, values.seed);
     const libvirt = await readDomainXml(site, values["domain-xml"]);
     const report = checkMtu({ site, hostLinks, guests, seeds, libvirt });
@@ -94,6 +97,31 @@ async function readHostLinks(site: ResolvedSite, specs: string[]): Promise<Map<s
     const parsed = hostLinksFromIpLink(JSON.parse(await readFile(file, "utf8")));
     if ("error" in parsed) throw new Error(`${file}: ${parsed.error}`);
     out.set(host, parsed.links);
+  }
+  return out;
+}
+
+const ServerGuests = z.object({
+  guests: z.array(z.object({ vmId: z.string(), observed: z.object({ vmId: z.string(), source: z.string(), at: z.string(), interfaces: GuestReportFile.shape.interfaces }) })).max(1_000_000),
+});
+
+/** The latest reports a running server holds, for the VMs of this inventory. */
+async function fetchGuestReports(site: ResolvedSite, server: string): Promise<Map<string, ObservedGuest>> {
+  let url: URL;
+  try {
+    url = new URL("v1/guests", server.endsWith("/") ? server : `${server}/`);
+  } catch {
+    throw new UsageError(`--server ${server} is not a URL`);
+  }
+  const res = await fetch(url, { signal: AbortSignal.timeout(30_000) });
+  if (!res.ok) throw new Error(`${url}: HTTP ${res.status}`);
+  const parsed = ServerGuests.safeParse(await res.json());
+  if (!parsed.success) throw new Error(`${url}: not a guest list: ${parsed.error.issues[0]?.message}`);
+  const known = new Set(site.vms.map((v) => v.id));
+  const out = new Map<string, ObservedGuest>();
+  for (const g of parsed.data.guests) {
+    if (!known.has(g.vmId)) continue;
+    out.set(g.vmId, { ...g.observed, interfaces: g.observed.interfaces.map((i) => ({ ...i, mac: i.mac.toLowerCase() })) });
   }
   return out;
 }

@@ -1,12 +1,15 @@
 // guestlink render: writes cloud-init seeds (directories or ISO images) for one VM or all of them.
 import { mkdir, rename, writeFile } from "node:fs/promises";
-import { dirname, join } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import type { ResolvedSite, ResolvedVm } from "../model/types.ts";
 import type { RenderContext } from "../render/context.ts";
 import { renderLibvirtInterfaces } from "../render/libvirt.ts";
 import { isSeedFormatName, SEED_FORMATS, type SeedFormatName } from "../render/registry.ts";
 import { seedFiles, seedImage } from "../seed/layout.ts";
+import { agentEnrollment, agentUrl } from "../state/enrollment.ts";
+import { defaultStateDir } from "../state/dir.ts";
+import { loadOrCreateSecret } from "../state/secret.ts";
 import { EXIT_INVALID, EXIT_OK, findVm, loadOrReport, UsageError, type Io } from "./common.ts";
 
 export const renderUsage = `usage: guestlink render INVENTORY --vm NAME|ID --format nocloud|configdrive (--out DIR | --iso FILE)
@@ -17,6 +20,9 @@ export const renderUsage = `usage: guestlink render INVENTORY --vm NAME|ID --for
   --format libvirt prints the VM's libvirt <interface> elements (MAC, virtio, <mtu size>) on stdout.
   --network-config v1|v2   NoCloud network-config version (default v1: understood by every renderer)
   --templates DIR          user-data templates (default: the bundled cloud-init-templates/)
+  --public-url URL         the metadata server as guests reach it: vendor-data then carries each VM's
+                           agent enrollment (its reporting URL and credential), as guestlink serve does
+  --state-dir DIR          where the server secret is (with --public-url; use the same as serve)
 Exit status: 0 written, 1 invalid inventory or unknown VM, 2 usage error.
 `;
 
@@ -27,9 +33,14 @@ export async function renderCommand(argv: string[], io: Io): Promise<number> {
       vm: { type: "string" }, all: { type: "boolean", default: false }, format: { type: "string" },
       out: { type: "string" }, iso: { type: "string" }, images: { type: "boolean", default: false }, "network-config": { type: "string", default: "v1" },
       templates: { type: "string" }, help: { type: "boolean", short: "h" },
+      "public-url": { type: "string" }, "state-dir": { type: "string" },
     },
   });
   if (values.help) { io.out(renderUsage); return EXIT_OK; }
+  if (values["state-dir"] !== undefined && values["public-url"] === undefined) throw new UsageError("--state-dir is only used with --public-url");
+  if (values["public-url"] !== undefined) {
+    try { agentUrl(values["public-url"]); } catch (err) { throw new UsageError(`--public-url: ${(err as Error).message}`); }
+  }
   if (positionals.length !== 1) throw new UsageError("render takes exactly one INVENTORY file");
   const formatName = values.format ?? (values.all ? "nocloud" : undefined);
   if (formatName === undefined) throw new UsageError("--format is required (nocloud, configdrive or libvirt)");
@@ -42,7 +53,11 @@ export async function renderCommand(argv: string[], io: Io): Promise<number> {
   const loaded = await loadOrReport(positionals[0]!, io, values.templates);
   if (!loaded.site) return EXIT_INVALID;
   const site = loaded.site;
-  const ctx: RenderContext = { site, networkConfigVersion: ncv === "v2" ? 2 : 1 };
+  const base: RenderContext = { site, networkConfigVersion: ncv === "v2" ? 2 : 1 };
+  const publicUrl = values["public-url"];
+  // The same secret as the server's, so a seed written here carries the credential the server accepts.
+  const secret = publicUrl ? (await loadOrCreateSecret(values["state-dir"] ? resolve(values["state-dir"]) : defaultStateDir().dir)).bytes : undefined;
+  const ctxFor = (vm: ResolvedVm): RenderContext => (secret && publicUrl ? { ...base, agent: agentEnrollment(secret, vm.id, publicUrl) } : base);
   const timestamp = seedTimestamp();
 
   if (values.all) {
@@ -50,8 +65,8 @@ export async function renderCommand(argv: string[], io: Io): Promise<number> {
     if (values.iso !== undefined) throw new UsageError("with --all, use --out DIR --images for one ISO image per VM");
     const asImages = values.images;
     for (const vm of site.vms) {
-      if (asImages) await writeImage(join(values.out, `${vm.name}.iso`), formatName, vm, ctx, timestamp);
-      else await writeSeedDir(join(values.out, vm.name), formatName, vm, ctx);
+      if (asImages) await writeImage(join(values.out, `${vm.name}.iso`), formatName, vm, ctxFor(vm), timestamp);
+      else await writeSeedDir(join(values.out, vm.name), formatName, vm, ctxFor(vm));
     }
     io.err(`wrote ${site.vms.length} ${formatName} seed${site.vms.length === 1 ? "" : "s"} ${asImages ? "images " : ""}under ${values.out}\n`);
     return EXIT_OK;
@@ -64,10 +79,10 @@ export async function renderCommand(argv: string[], io: Io): Promise<number> {
   }
   if ((values.out === undefined) === (values.iso === undefined)) throw new UsageError("give exactly one of --out DIR and --iso FILE");
   if (values.out !== undefined) {
-    await writeSeedDir(values.out, formatName, vm, ctx);
+    await writeSeedDir(values.out, formatName, vm, ctxFor(vm));
     io.err(`wrote ${formatName} seed for ${vm.name} to ${values.out}\n`);
   } else {
-    await writeImage(values.iso!, formatName, vm, ctx, timestamp);
+    await writeImage(values.iso!, formatName, vm, ctxFor(vm), timestamp);
     io.err(`wrote ${formatName} image (${SEED_FORMATS[formatName].volumeId}) for ${vm.name} to ${values.iso}\n`);
   }
   return EXIT_OK;

@@ -1,13 +1,14 @@
 // guestlink serve: the metadata HTTP service. Options come from flags and/or a config file
 // (--config, YAML or JSON; flags win), validated by one zod schema. Wiring only: the service
 // is http/server.ts, the data is site-store.ts, the secret is state/secret.ts.
-import { accessSync, constants, existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { parse as parseYaml } from "yaml";
 import { z } from "zod";
 import { ReportsService } from "../hub/reports.ts";
+import { defaultStateDir, ensureLocalStateDir, LOCAL_STATE_DIR, SYSTEM_STATE_DIR } from "../state/dir.ts";
+export { defaultStateDir, ensureLocalStateDir, LOCAL_STATE_DIR, SYSTEM_STATE_DIR } from "../state/dir.ts";
 import { parseTrustedProxies } from "../http/identify.ts";
 import { jsonLogger, type LogLevel } from "../http/log.ts";
 import type { ListenerRole } from "../http/router.ts";
@@ -18,8 +19,6 @@ import { agentUrl } from "../state/enrollment.ts";
 import { EXIT_INVALID, EXIT_OK, UsageError, type Io } from "./common.ts";
 
 export const DEFAULT_LISTEN = "127.0.0.1:8775";
-export const SYSTEM_STATE_DIR = "/var/lib/guestlink";
-export const LOCAL_STATE_DIR = ".guestlink-state";
 
 export const serveUsage = `usage: guestlink serve --inventory FILE [--listen HOST:PORT]... [--state-dir DIR] [--trusted-proxy IP]... [--public-url URL]
   Serves cloud-init data over HTTP: NoCloud-net (/nocloud/<seed-token>/...), the OpenStack metadata
@@ -87,28 +86,6 @@ export const ServeConfigSchema = z.object({
 
 export type ServeConfig = z.infer<typeof ServeConfigSchema>;
 
-/**
- * The state directory when none is given: an explicit environment variable, then systemd's
- * StateDirectory=, then the system location if this user may write it, else a directory in the
- * working directory (a development checkout), which gets a .gitignore of its own.
- */
-export function defaultStateDir(env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): { dir: string; local: boolean } {
-  if (env.GUESTLINK_STATE_DIR) return { dir: env.GUESTLINK_STATE_DIR, local: false };
-  if (env.STATE_DIRECTORY) return { dir: env.STATE_DIRECTORY.split(":")[0]!, local: false };
-  try {
-    accessSync(SYSTEM_STATE_DIR, constants.W_OK);
-    return { dir: SYSTEM_STATE_DIR, local: false };
-  } catch {
-    return { dir: join(cwd, LOCAL_STATE_DIR), local: true };
-  }
-}
-
-/** Keeps a state directory inside a checkout out of version control without touching the checkout's files. */
-export function ensureLocalStateDir(dir: string): void {
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const ignore = join(dir, ".gitignore");
-  if (!existsSync(ignore)) writeFileSync(ignore, "# guestlink state (the server secret): never commit it\n*\n", { mode: 0o600 });
-}
 
 async function readConfig(argv: string[]): Promise<{ config: ServeConfig; help: boolean }> {
   const { values } = parseArgs({

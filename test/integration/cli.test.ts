@@ -4,6 +4,7 @@ import { spawnSync } from "node:child_process";
 import { readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join, relative } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+import { agentCredential } from "../../metadata-server/state/tokens.ts";
 import { readSeedWithCloudInit } from "../helpers/cloud-init.ts";
 import { run, tempDir } from "../helpers/peers.ts";
 
@@ -121,6 +122,23 @@ describe("guestlink render", () => {
     expect(r.status).toBe(0);
     expect(readdirSync(images).sort()).toEqual(["app-1.iso", "db-1.iso", "nfv-1.iso", "router-1.iso", "web-1.iso"]);
     expect(run("blkid", ["-p", "-o", "value", "-s", "LABEL", join(images, "db-1.iso")]).stdout.trim()).toBe("config-2");
+  });
+
+  it("with --public-url, puts each VM's own agent enrollment into its vendor-data, under the server's secret", () => {
+    const state = join(work.path, "enroll-state");
+    const credentialOf = (vm: string) => {
+      const out = join(work.path, `enroll-${vm}`);
+      expect(guestlink("render", "examples/inventory.yaml", "--vm", vm, "--format", "nocloud", "--out", out, "--public-url", "http://192.0.2.2:8775/", "--state-dir", state).status).toBe(0);
+      const content = /content: (".*")$/m.exec(readFileSync(join(out, "vendor-data"), "utf8"))![1]!;
+      return JSON.parse(JSON.parse(content)) as { server: string; credential: string };
+    };
+    const web = credentialOf("web-1");
+    expect(web.server).toBe("ws://192.0.2.2:8775/v1/agent");
+    const secret = readFileSync(join(state, "server-secret"));
+    expect(web.credential).toBe(agentCredential(secret, "6f1c2a3e-0b7d-4c55-9a31-2f6d1e8b4a01"));
+    expect(credentialOf("web-1")).toEqual(web);
+    expect(credentialOf("db-1").credential).not.toBe(web.credential);
+    expect(guestlink("render", "examples/inventory.yaml", "--vm", "web-1", "--format", "nocloud", "--out", work.path, "--state-dir", state).status).toBe(2);
   });
 
   it("makes identical images from identical input when SOURCE_DATE_EPOCH is set", () => {

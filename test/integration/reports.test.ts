@@ -142,6 +142,11 @@ describe("guest reports over the agent's WebSocket", () => {
       return nic.verdict === "inconsistent" ? nic : undefined;
     });
     expect(finding.problems.join(" ")).toMatch(/the guest has MTU 9000, the network lan has 1500/);
+    // The operator's command line sees the same, from the running server's reports.
+    const cli = start(process.execPath, ["bin/guestlink", "mtu-check", "--inventory", inventory, "--server", base]);
+    const code = await new Promise((r) => cli.child.once("exit", r));
+    expect(code).toBe(1);
+    expect(cli.output()).toMatch(/reporter glfix0: the guest has MTU 9000, the network lan has 1500/);
   });
 
   it("a restarted server has lost nothing", async () => {
