@@ -14,7 +14,7 @@ import { NodeExecutor, systemClock } from "./commands/node-executor.ts";
 import { DEFAULT_AGENT_LIMITS } from "./commands/env.ts";
 import type { AgentEnv } from "./commands/env.ts";
 import { frozenMarker } from "./commands/fs.ts";
-import { DEFAULT_REPORT_CONFIG, startReporting } from "./report/wiring.ts";
+import { DEFAULT_REPORT_CONFIG } from "./report/wiring-config.ts";
 
 const AGENT_VERSION = "0.1.0";
 /** What guest-info reports: the qemu-ga release whose wire behaviour we reproduce. */
@@ -98,7 +98,10 @@ async function run(config: AgentConfig): Promise<void> {
   } catch {
     reportConfig = undefined;
   }
-  const reporter = startReporting({ configText: reportConfig, fs: env.fs, dispatcher: dispatcher as Dispatcher<unknown>, version: AGENT_VERSION, log });
+  // Loaded only when reporting is on: an agent that is just qemu-ga never pays for the WebSocket
+  // client and the scheduler in memory or start-up time.
+  const reporter = reportConfig === undefined ? undefined
+    : (await import("./report/wiring.ts")).startReporting({ configText: reportConfig, fs: env.fs, dispatcher: dispatcher as Dispatcher<unknown>, version: AGENT_VERSION, log });
   const shutdown = (): void => {
     reporter?.stop();
     void transport?.stop().finally(() => {

@@ -8,7 +8,7 @@ import { JsonMessageStream } from "../protocol/framing.ts";
 import type { ReportedInterface } from "../protocol/ws-messages.ts";
 import { Reporter } from "./reporter.ts";
 
-export const DEFAULT_REPORT_CONFIG = "/etc/guestlink/agent.json";
+export { DEFAULT_REPORT_CONFIG } from "./wiring-config.ts";
 
 interface ReportConfig { server: string; credential: string; vmId?: string; pollSeconds?: number }
 
