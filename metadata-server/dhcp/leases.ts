@@ -3,8 +3,8 @@
 // to disk before the reply that depends on it goes out, crash-safely: write a temporary file,
 // fsync it, rename it over the old one, fsync the directory. A crash leaves either the old file
 // or the new one, never a torn one.
-import { open, readFile, rename, unlink } from "node:fs/promises";
-import { dirname, basename, join } from "node:path";
+import { readFile } from "node:fs/promises";
+import { writeFileAtomic } from "../state/durable.ts";
 import { z } from "zod";
 import type { Lease, LeaseEffect, LeaseView } from "./server-logic.ts";
 
@@ -108,29 +108,7 @@ export class LeaseTable implements LeaseView {
   }
 }
 
-/** Writes data to path so that a crash at any point leaves the old or the new content intact. */
-export async function writeFileAtomic(path: string, data: string): Promise<void> {
-  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.tmp`);
-  const fh = await open(tmp, "w", 0o600);
-  try {
-    await fh.writeFile(data);
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-  try {
-    await rename(tmp, path);
-  } catch (e) {
-    await unlink(tmp).catch(() => undefined);
-    throw e;
-  }
-  const dir = await open(dirname(path), "r");
-  try {
-    await dir.sync();
-  } finally {
-    await dir.close();
-  }
-}
+export { writeFileAtomic } from "../state/durable.ts";
 
 /**
  * A lease table persisted to one JSON file. Concurrent saves coalesce: while one write runs, later

@@ -2,8 +2,8 @@
 // answers behind it. The interface is what the API, the console and the consistency check use;
 // FileGuestStore is the embedded default (one JSON file in the state directory). A distributed
 // store implements the same interface.
-import { mkdir, open, readFile, rename } from "node:fs/promises";
-import { dirname } from "node:path";
+import { readFile } from "node:fs/promises";
+import { writeFileAtomic } from "../state/durable.ts";
 import { z } from "zod";
 import type { ObservedGuest } from "../observe/types.ts";
 
@@ -98,7 +98,7 @@ export class FileGuestStore implements GuestStateStore {
     if (this.dirty) {
       this.dirty = false;
       const snapshot = JSON.stringify({ version: 1, records: this.all() });
-      this.writing = this.writing.then(() => writeDurably(this.path, snapshot));
+      this.writing = this.writing.then(() => writeFileAtomic(this.path, snapshot));
     }
     await this.writing;
   }
@@ -113,28 +113,5 @@ export class FileGuestStore implements GuestStateStore {
       this.timer = setTimeout(() => void this.flush().catch(() => { this.dirty = true; }), this.flushDelayMs);
       this.timer.unref?.();
     }
-  }
-}
-
-/**
- * Write to a temporary file, fsync it, rename it over the old one, fsync the directory: a crash at
- * any point leaves either the old complete file or the new complete file, never a torn one.
- */
-async function writeDurably(path: string, text: string): Promise<void> {
-  await mkdir(dirname(path), { recursive: true });
-  const tmp = `${path}.tmp`;
-  const fh = await open(tmp, "w", 0o600);
-  try {
-    await fh.writeFile(text);
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-  await rename(tmp, path);
-  const dir = await open(dirname(path), "r");
-  try {
-    await dir.sync();
-  } finally {
-    await dir.close();
   }
 }
