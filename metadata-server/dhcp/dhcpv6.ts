@@ -5,7 +5,7 @@
 // REQUEST/RENEW/REBIND -> REPLY with the IA_NA, CONFIRM, RELEASE and DECLINE -> REPLY with a
 // status. DHCPv6 carries no MTU, router or prefix length: those always come from the RA.
 // Relay messages are not supported and are dropped.
-import { formatIpv6, parseIpv6 } from "../model/addr.ts";
+import { ipv6Bytes, parseIpv6, readIpv6 } from "../model/addr.ts";
 import type { Ipv6Plan } from "./plan.ts";
 
 export const DHCPV6_CLIENT_PORT = 546;
@@ -98,18 +98,6 @@ export function encodeDhcp6(type: number, transactionId: number, options: Uint8A
   return concat([head, ...options]);
 }
 
-function ipv6Bytes(text: string): Uint8Array {
-  const v = parseIpv6(text) ?? 0n;
-  const b = new Uint8Array(16);
-  for (let i = 0; i < 16; i++) b[i] = Number((v >> BigInt((15 - i) * 8)) & 0xffn);
-  return b;
-}
-
-function readIpv6(b: Uint8Array, at: number): string {
-  let v = 0n;
-  for (let i = 0; i < 16; i++) v = (v << 8n) | BigInt(b[at + i]!);
-  return formatIpv6(v);
-}
 
 /** DUID-LL (RFC 8415 11.4) of an Ethernet MAC: our server identifier. */
 export function duidLl(mac: string): Uint8Array {

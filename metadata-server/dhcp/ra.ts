@@ -1,7 +1,7 @@
 // IPv6 Router Advertisement / Router Solicitation messages (RFC 4861 4.1, 4.2, 4.6; RFC 8106
 // RDNSS and DNSSL). Pure: the ICMPv6 body only; the kernel fills the checksum on raw ICMPv6
 // sockets and the IPv6 header (hop limit 255, link-local source) is set by ra socket options.
-import { formatIpv6, parseIpv6 } from "../model/addr.ts";
+import { ipv6Bytes, readIpv6 } from "../model/addr.ts";
 import { MIN_IPV6_MTU, type RaPlan } from "./plan.ts";
 
 export const ICMPV6_RS = 133;
@@ -35,17 +35,6 @@ function put32(b: Uint8Array, at: number, v: number): void {
 }
 function get32(b: Uint8Array, at: number): number {
   return ((b[at]! << 24) | (b[at + 1]! << 16) | (b[at + 2]! << 8) | b[at + 3]!) >>> 0;
-}
-function ipv6Bytes(text: string): Uint8Array {
-  const v = parseIpv6(text) ?? 0n;
-  const b = new Uint8Array(16);
-  for (let i = 0; i < 16; i++) b[i] = Number((v >> BigInt((15 - i) * 8)) & 0xffn);
-  return b;
-}
-function readIpv6(b: Uint8Array, at: number): string {
-  let v = 0n;
-  for (let i = 0; i < 16; i++) v = (v << 8n) | BigInt(b[at + i]!);
-  return formatIpv6(v);
 }
 function macBytes(mac: string): Uint8Array {
   return Uint8Array.from(mac.split(":").map((h) => parseInt(h, 16)));

@@ -82,6 +82,21 @@ export function formatIpv6(value: bigint): string {
   return `${hex.slice(0, bestStart).join(":")}::${hex.slice(bestStart + bestLen).join(":")}`;
 }
 
+/** The 16 network-order bytes of an IPv6 address given as text (all zeros when it is not one). */
+export function ipv6Bytes(text: string): Uint8Array {
+  const v = parseIpv6(text) ?? 0n;
+  const b = new Uint8Array(16);
+  for (let i = 0; i < 16; i++) b[i] = Number((v >> BigInt((15 - i) * 8)) & 0xffn);
+  return b;
+}
+
+/** The IPv6 address in the 16 bytes of `b` starting at `at`, as canonical text. */
+export function readIpv6(b: Uint8Array, at: number): string {
+  let v = 0n;
+  for (let i = 0; i < 16; i++) v = (v << 8n) | BigInt(b[at + i]!);
+  return formatIpv6(v);
+}
+
 export function parseIp(text: string): { family: Family; value: bigint } | undefined {
   const v4 = parseIpv4(text);
   if (v4 !== undefined) return { family: 4, value: BigInt(v4) };
