@@ -18,7 +18,6 @@ Exit 0 when the datasource accepted the data, 1 when it did not, 2 on a usage er
 """
 import base64
 import json
-import logging
 import os
 import sys
 import tempfile
@@ -32,18 +31,9 @@ source_ip = sys.argv[3] if len(sys.argv) > 3 else None
 result = {"mode": mode, "errors": [], "warnings": []}
 
 
-class Collect(logging.Handler):
-    def __init__(self):
-        super().__init__(logging.WARNING)
+from cloud_init_log import collect_into  # noqa: E402 (this directory is on sys.path)
 
-    def emit(self, record):
-        text = record.getMessage().splitlines()[0][:400]
-        (result["errors"] if record.levelno >= logging.ERROR else result["warnings"]).append(
-            "%s: %s" % (record.name, text))
-
-
-logging.getLogger().addHandler(Collect())
-logging.getLogger().setLevel(logging.WARNING)
+collect_into(result)
 
 import urllib3.connection  # noqa: E402
 

@@ -13,7 +13,6 @@ Exit 0 when it could read the seed (errors are reported in the JSON), 2 on a usa
 """
 import glob
 import json
-import logging
 import os
 import re
 import sys
@@ -39,20 +38,9 @@ while args:
 result = {"errors": [], "warnings": [], "interfaces": [], "rendered": {}}
 
 
-class Collect(logging.Handler):
-    """cloud-init reports many problems only as log records (a skipped item, bad YAML)."""
+from cloud_init_log import collect_into  # noqa: E402 (this directory is on sys.path)
 
-    def __init__(self):
-        super().__init__(logging.WARNING)
-
-    def emit(self, record):
-        text = record.getMessage().splitlines()[0][:400]
-        (result["errors"] if record.levelno >= logging.ERROR else result["warnings"]).append(
-            "%s: %s" % (record.name, text))
-
-
-logging.getLogger().addHandler(Collect())
-logging.getLogger().setLevel(logging.WARNING)
+collect_into(result)
 
 from cloudinit import distros, helpers, net, safeyaml, sources, util  # noqa: E402
 from cloudinit.config import schema as ccschema  # noqa: E402
