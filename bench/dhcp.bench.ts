@@ -19,6 +19,9 @@ import { join, resolve } from "node:path";
 const PERIOD = Number(process.env.DHCP_BENCH_PERIOD ?? 10);
 const RESERVATIONS = Number(process.env.DHCP_BENCH_RESERVATIONS ?? 10_000);
 const RATES = (process.env.DHCP_BENCH_RATES ?? "max 5000").split(/\s+/).filter(Boolean);
+/** Which servers to run (default all three), and extra node flags for ours (e.g. --cpu-prof) when profiling. */
+const SERVERS = (process.env.DHCP_BENCH_SERVERS ?? "guestlink kea dnsmasq").split(/\s+/).filter(Boolean);
+const OUR_NODE_FLAGS = (process.env.DHCP_BENCH_NODE_FLAGS ?? "").split(/\s+/).filter(Boolean);
 const SERVER_CPU = "1";
 const CLIENT_CPU = "0";
 const RUN_GRACE_MS = 15_000;
@@ -122,7 +125,8 @@ function buildOurServer(): string {
     const log = jsonLogger("warn");
     runDhcpDaemon({
       load: async () => ({ site: JSON.parse(await readFile(sitePath, "utf8")), issues: [] }),
-      interfaces: [{ ifname, network: "bench" }], log, service: { log, enableRa: false },
+      interfaces: [{ ifname, network: "bench" }], log,
+      service: { log, enableRa: false, ...(process.env.DHCP_BENCH_RCVBUF ? { receiveBufferBytes: Number(process.env.DHCP_BENCH_RCVBUF) } : {}) },
     }).then((code) => { process.exitCode = code; });
   `;
   const script = `require("esbuild").buildSync(${JSON.stringify({
@@ -167,7 +171,7 @@ function startServer(name: string, ours: string): ChildProcess {
   let args: string[];
   const env = { ...process.env, KEA_PIDFILE_DIR: work, KEA_LOCKFILE_DIR: work };
   switch (name) {
-    case "guestlink": args = [process.execPath, ours, join(work, "site.json"), SIF]; break;
+    case "guestlink": args = [process.execPath, ...OUR_NODE_FLAGS, ours, join(work, "site.json"), SIF]; break;
     case "kea": args = ["kea-dhcp4", "-c", join(work, "kea.json")]; break;
     default: args = ["dnsmasq", "-k", "-C", join(work, "dnsmasq.conf"), `--pid-file=${join(work, "dnsmasq.pid")}`];
   }
@@ -255,14 +259,14 @@ async function main(): Promise<number> {
   setup();
   const results: PerfResult[] = [];
   for (const rate of RATES) {
-    for (const server of ["guestlink", "kea", "dnsmasq"]) {
+    for (const server of SERVERS) {
       const r = await perf(server, ours, rate);
       results.push(r);
       console.log(`${server.padEnd(9)} rate=${rate.padEnd(5)} DORA/s=${String(r.acksPerSecond).padStart(6)}  offers=${r.receivedOffer}/${r.sentDiscover} (drops ${r.dropsDO})  acks=${r.receivedAck}/${r.sentRequest} (drops ${r.dropsRA})  delay D-O ${r.avgDelayDO}, R-A ${r.avgDelayRA}`);
     }
   }
   console.log(`\n${RESERVATIONS} reservations, ${PERIOD} s per run, server on CPU ${SERVER_CPU}, perfdhcp on CPU ${CLIENT_CPU}`);
-  for (const rate of RATES) {
+  for (const rate of SERVERS.length === 3 ? RATES : []) {
     const get = (s: string) => results.find((r) => r.server === s && r.rate === rate)!;
     const ours = get("guestlink").acksPerSecond;
     const ratio = (x: number) => (x > 0 ? (ours / x).toFixed(2) : "n/a");
