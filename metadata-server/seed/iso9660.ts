@@ -863,6 +863,21 @@ interface VolumeDescriptorFields {
   rootBytes: number;
 }
 
+
+/**
+ * Hands out places for directory records one after another from `start`, moving to the next
+ * sector whenever a record would cross a sector boundary (ECMA-119 forbids that).
+ */
+function recordPlacer(start: number): (length: number) => number {
+  let offset = 0;
+  return (length) => {
+    if ((offset % SECTOR) + length > SECTOR) offset += SECTOR - (offset % SECTOR);
+    const at = start + offset;
+    offset += length;
+    return at;
+  };
+}
+
 class ImageWriter {
   private readonly pxFile: Uint8Array;
   private readonly tf: Uint8Array;
@@ -954,13 +969,7 @@ class ImageWriter {
     const start = dir.primaryExtent * SECTOR;
     const lengths = primaryRecordLengths(dir);
     const parent = dir.parent ?? dir;
-    let offset = 0;
-    const place = (length: number): number => {
-      if ((offset % SECTOR) + length > SECTOR) offset += SECTOR - (offset % SECTOR);
-      const at = start + offset;
-      offset += length;
-      return at;
-    };
+    const place = recordPlacer(start);
 
     // "." — the root's carries SP (which must come first) and the CE pointing at the ER entry.
     let at = place(lengths[0] as number);
@@ -1016,13 +1025,7 @@ class ImageWriter {
     const buf = this.buf;
     const start = dir.jolietExtent * SECTOR;
     const parent = dir.parent ?? dir;
-    let offset = 0;
-    const place = (length: number): number => {
-      if ((offset % SECTOR) + length > SECTOR) offset += SECTOR - (offset % SECTOR);
-      const at = start + offset;
-      offset += length;
-      return at;
-    };
+    const place = recordPlacer(start);
     this.writeBareRecord(place(34), dir.jolietExtent, dir.jolietSectors * SECTOR, 0);
     this.writeBareRecord(place(34), parent.jolietExtent, parent.jolietSectors * SECTOR, 1);
     for (const child of dir.jolietChildren) {
