@@ -95,12 +95,18 @@ export class ReportsService {
     return this.guests.get(vmId);
   }
 
-  observedGuests(): Map<string, ObservedGuest> {
-    return new Map(this.guests.all().map((r) => [r.vmId, r.observed]));
+  /** Latest reports of the given site's VMs only (the console flush passes a few VMs, not all). */
+  private observedGuests(site: ResolvedSite): Map<string, ObservedGuest> {
+    const out = new Map<string, ObservedGuest>();
+    for (const vm of site.vms) {
+      const rec = this.guests.get(vm.id);
+      if (rec) out.set(vm.id, rec.observed);
+    }
+    return out;
   }
 
   mtuReport(site: ResolvedSite): MtuReport {
-    return checkMtu({ site, guests: this.observedGuests() });
+    return checkMtu({ site, guests: this.observedGuests(site) });
   }
 
   consoleState(site: ResolvedSite): ConsoleState {
