@@ -15,6 +15,7 @@ import { DEFAULT_AGENT_LIMITS } from "./commands/env.ts";
 import type { AgentEnv } from "./commands/env.ts";
 import { frozenMarker } from "./commands/fs.ts";
 import { DEFAULT_REPORT_CONFIG } from "./report/wiring-config.ts";
+import { whenFileAppears } from "./report/config-watch.ts";
 
 const AGENT_VERSION = "0.1.0";
 /** What guest-info reports: the qemu-ga release whose wire behaviour we reproduce. */
@@ -90,19 +91,38 @@ async function run(config: AgentConfig): Promise<void> {
     log("debug", `cannot write pidfile ${config.pidFile}: ${(e as Error).message}`);
   }
   log("debug", `guestlink agent ${AGENT_VERSION} listening on ${config.path} (${config.method})`);
-  // Reporting to the metadata server is on only when cloud-init wrote a config for it.
+  // Reporting to the metadata server is on only when cloud-init wrote a config for it. On first boot
+  // the agent starts long before cloud-init does, so a missing (or not yet valid) file is waited for.
   const reportConfigPath = process.env.GUESTLINK_AGENT_CONFIG || DEFAULT_REPORT_CONFIG;
-  let reportConfig: string | undefined;
-  try {
-    reportConfig = readFileSync(reportConfigPath, "utf8");
-  } catch {
-    reportConfig = undefined;
-  }
-  // Loaded only when reporting is on: an agent that is just qemu-ga never pays for the WebSocket
-  // client and the scheduler in memory or start-up time.
-  const reporter = reportConfig === undefined ? undefined
-    : (await import("./report/wiring.ts")).startReporting({ configText: reportConfig, fs: env.fs, dispatcher: dispatcher as Dispatcher<unknown>, version: AGENT_VERSION, log });
+  let reporter: { stop(): void } | undefined;
+  const startReportingFromConfig = async (): Promise<boolean> => {
+    let configText: string;
+    try {
+      configText = readFileSync(reportConfigPath, "utf8");
+    } catch (e) {
+      // Gone again between the event and the read: the next event brings it back.
+      if ((e as NodeJS.ErrnoException).code !== "ENOENT") log("warning", `cannot read reporting config ${reportConfigPath}: ${(e as Error).message}`);
+      return false;
+    }
+    try {
+      // Loaded only when reporting is on: an agent that is just qemu-ga never pays for the WebSocket
+      // client and the scheduler in memory or start-up time.
+      reporter = (await import("./report/wiring.ts")).startReporting({ configText, fs: env.fs, dispatcher: dispatcher as Dispatcher<unknown>, version: AGENT_VERSION, log });
+    } catch (e) {
+      log("warning", `reporting config ${reportConfigPath}: ${(e as Error).message}`);
+    }
+    if (!reporter) {
+      log("warning", `reporting not started: waiting for ${reportConfigPath} to change (or SIGHUP)`);
+      return false;
+    }
+    log("info", `reporting started from ${reportConfigPath}`);
+    return true;
+  };
+  const configWait = whenFileAppears(reportConfigPath, startReportingFromConfig, {
+    onError: (e) => log("warning", `watching for ${reportConfigPath}: ${e.message}; send SIGHUP once it is written`),
+  });
   const shutdown = (): void => {
+    configWait.stop();
     reporter?.stop();
     void transport?.stop().finally(() => {
       try {
@@ -115,7 +135,9 @@ async function run(config: AgentConfig): Promise<void> {
   };
   process.on("SIGTERM", shutdown);
   process.on("SIGINT", shutdown);
-  process.on("SIGHUP", () => {});
+  // qemu-ga ignores SIGHUP, so it never ends the agent; it only re-checks for the reporting config
+  // (a no-op once reporting runs).
+  process.on("SIGHUP", () => configWait.check());
 }
 
 function main(): void {

@@ -238,7 +238,9 @@ export function collectLinks(fs: FsRoot, source?: OsAddressSource): GuestNetwork
       mtu: Number(fs.readTrim(`${base}/mtu`) ?? "0"),
       type: cls.type,
     };
-    const ipv6Mtu = Number(fs.readTrim(`/proc/sys/net/ipv6/conf/${name}/mtu`));
+    // With disable_ipv6=1 the kernel keeps the last IPv6 MTU in the file; it no longer means anything.
+    const ipv6Off = fs.readTrim(`/proc/sys/net/ipv6/conf/${name}/disable_ipv6`) === "1";
+    const ipv6Mtu = ipv6Off ? NaN : Number(fs.readTrim(`/proc/sys/net/ipv6/conf/${name}/mtu`));
     if (Number.isInteger(ipv6Mtu) && ipv6Mtu > 0 && ipv6Mtu !== link.mtu) link["ipv6-mtu"] = ipv6Mtu;
     // carrier, speed and duplex read EINVAL while a link is down: then they are simply absent.
     const carrier = fs.readTrim(`${base}/carrier`);
