@@ -5,7 +5,7 @@ import { existsSync, readFileSync } from "node:fs";
 import type { IncomingMessage } from "node:http";
 import { dirname, join, resolve } from "node:path";
 import type { Duplex } from "node:stream";
-import { checkMtu, type MtuReport } from "../model/consistency.ts";
+import { checkMtu, type MtuCheckInput, type MtuReport } from "../model/consistency.ts";
 import type { ResolvedSite, ResolvedVm } from "../model/types.ts";
 import type { ObservedGuest } from "../observe/types.ts";
 import { QgaPoller, type PollResult } from "../qga/poller.ts";
@@ -25,6 +25,8 @@ export interface ReportsOptions {
   /** Browser events for one VM are sent at most this often (a chatty guest cannot flood consoles). */
   eventIntervalMs?: number;
   consoleDir?: string;
+  /** The whole-site MTU check; tests pass a counting wrapper to see when it really runs. */
+  checkMtu?: (input: MtuCheckInput) => MtuReport;
 }
 
 export interface ConsoleAssets { [path: string]: { type: string; body: Buffer } }
@@ -52,7 +54,24 @@ export class ReportsService {
   readonly poller: QgaPoller;
   readonly console: ConsoleAssets;
   private readonly dirtyVms = new Set<string>();
+  private readonly polls = new Map<string, { at: string; observed?: ObservedGuest; error?: string }>();
   private readonly flusher: NodeJS.Timeout;
+  private readonly check: (input: MtuCheckInput) => MtuReport;
+  /**
+   * The last whole-site MTU report and what it was computed from. Dashboards poll /v1/mtu and
+   * /v1/console/state, and with 10,000 VMs re-running the check for every poll is wasted work
+   * when nothing changed. The report is a pure function of two inputs, so it is reused exactly
+   * while both are the same:
+   * - the inventory revision, as the site object of the snapshot the request holds: each swap
+   *   publishes a new one. Comparing that object (not the revision string, nor a counter bumped in
+   *   onSnapshot) means a request still holding an older snapshot can never be answered from, or
+   *   leave behind, a report of another revision, and a partial site never matches;
+   * - the guest store's revision, which every stored agent report, QGA observation and dropped
+   *   record moves on.
+   * So a new report or an inventory swap is seen by the very next request. The check reads no
+   * clock, so nothing needs to expire by time. Callers share the report: never mutate it.
+   */
+  private mtuCache: { site: ResolvedSite; guestsRevision: number; report: MtuReport } | undefined;
 
   private constructor(private readonly opts: ReportsOptions, readonly guests: FileGuestStore) {
     this.agents = new AgentHub({
@@ -62,6 +81,7 @@ export class ReportsService {
       onReport: (record, bytes) => this.accept(record, bytes),
       onEvent: (e) => opts.log(e.event === "rejected" ? "warn" : "info", `agent.${e.event}`, { vm: e.vmId, ...(e.reason ? { reason: e.reason } : {}) }),
     });
+    this.check = opts.checkMtu ?? checkMtu;
     this.poller = new QgaPoller({ ...opts.poller, onResult: (r) => this.polled(r) });
     this.console = loadConsole(opts.consoleDir ?? findConsoleDir());
     this.flusher = setInterval(() => this.publishDirty(), opts.eventIntervalMs ?? 250);
@@ -81,6 +101,8 @@ export class ReportsService {
     const vms = snapshot.site.vms;
     this.poller.setTargets(vms.filter((v) => v.qgaSocket).map((v) => ({ vmId: v.id, socketPath: v.qgaSocket! })));
     this.guests.retain(new Set(vms.map((v) => v.id)));
+    for (const id of this.polls.keys()) if (!snapshot.findVm(id)) this.polls.delete(id);
+    this.mtuCache = undefined; // not needed for correctness (the key has the site); frees the old revision's report
     this.events.publishRevision(snapshot.revision);
   }
 
@@ -105,8 +127,14 @@ export class ReportsService {
     return out;
   }
 
+  /** The MTU findings for the whole site, recomputed only when the site or a guest record changed. */
   mtuReport(site: ResolvedSite): MtuReport {
-    return checkMtu({ site, guests: this.observedGuests(site) });
+    const guestsRevision = this.guests.revision;
+    const hit = this.mtuCache;
+    if (hit && hit.site === site && hit.guestsRevision === guestsRevision) return hit.report;
+    const report = this.check({ site, guests: this.observedGuests(site) });
+    this.mtuCache = { site, guestsRevision, report };
+    return report;
   }
 
   consoleState(site: ResolvedSite): ConsoleState {
@@ -126,7 +154,17 @@ export class ReportsService {
     this.dirtyVms.add(record.vmId);
   }
 
+  /**
+   * The latest host-side QGA poll of a VM, kept apart from the stored report: while the agent's
+   * own channel is the fresher source, the poll still says what libvirt, VDSM or KubeVirt would see.
+   * Memory only: it is a diagnosis aid, re-learnt at the next poll after a restart.
+   */
+  lastPoll(vmId: string): { at: string; observed?: ObservedGuest; error?: string } | undefined {
+    return this.polls.get(vmId);
+  }
+
   private polled(r: PollResult): void {
+    this.polls.set(r.vmId, { at: new Date().toISOString(), ...(r.observed ? { observed: r.observed } : {}), ...(r.error ? { error: r.error } : {}) });
     if (r.error) {
       this.opts.log("warn", "qga.poll_failed", { vm: r.vmId, error: r.error });
       return;
@@ -145,7 +183,10 @@ export class ReportsService {
     this.dirtyVms.clear();
     const vms = ids.map((id) => snapshot.findVm(id)).filter((v): v is ResolvedVm => v !== undefined);
     if (!vms.length) return;
+    // Only the changed VMs are checked, and not through mtuReport: a partial site is not a
+    // revision to cache, and storing it would evict the whole-site report the API reuses.
     const partial = { ...snapshot.site, vms };
-    for (const vm of this.consoleState(partial).vms) this.events.publishVm(vm);
+    const mtu = this.check({ site: partial, guests: this.observedGuests(partial) });
+    for (const vm of consoleState(partial, (id) => this.guests.get(id), mtu).vms) this.events.publishVm(vm);
   }
 }

@@ -16,6 +16,12 @@ export interface GuestRecord {
 }
 
 export interface GuestStateStore {
+  /**
+   * Goes up whenever the set of records changes (every put, every record retain drops), so a
+   * reader can tell "nothing changed since I last looked" with one comparison. Equal revisions of
+   * one store mean the same records; it says nothing across stores or restarts.
+   */
+  readonly revision: number;
   get(vmId: string): GuestRecord | undefined;
   all(): GuestRecord[];
   put(record: GuestRecord, rawBytes?: number): void;
@@ -35,7 +41,10 @@ export interface FileGuestStoreOptions {
 
 const RecordSchema = z.object({
   vmId: z.string(),
-  observed: z.object({ vmId: z.string(), source: z.string(), at: z.string(), interfaces: z.array(z.any()) }),
+  observed: z.object({
+    vmId: z.string(), source: z.string(), at: z.string(), interfaces: z.array(z.any()),
+    cloudInit: z.object({ done: z.boolean(), datasource: z.string().optional(), errors: z.array(z.string()) }).optional(),
+  }),
   raw: z.record(z.string(), z.unknown()),
   receivedAt: z.string(),
 });
@@ -46,6 +55,7 @@ export class FileGuestStore implements GuestStateStore {
   private timer: NodeJS.Timeout | undefined;
   private writing: Promise<void> = Promise.resolve();
   private dirty = false;
+  private changes = 0;
   private readonly flushDelayMs: number;
   private readonly maxRawBytesPerVm: number;
 
@@ -71,6 +81,10 @@ export class FileGuestStore implements GuestStateStore {
     return store;
   }
 
+  get revision(): number {
+    return this.changes;
+  }
+
   get(vmId: string): GuestRecord | undefined {
     return this.records.get(vmId);
   }
@@ -84,11 +98,12 @@ export class FileGuestStore implements GuestStateStore {
     const rawSize = rawBytes ?? Buffer.byteLength(JSON.stringify(record.raw));
     const raw = rawSize > this.maxRawBytesPerVm ? { note: `raw answers of ${rawSize} bytes dropped (limit ${this.maxRawBytesPerVm})` } : record.raw;
     this.records.set(record.vmId, { ...record, raw });
+    this.changes++;
     this.markDirty();
   }
 
   retain(vmIds: ReadonlySet<string>): void {
-    for (const id of this.records.keys()) if (!vmIds.has(id)) { this.records.delete(id); this.dirty = true; }
+    for (const id of this.records.keys()) if (!vmIds.has(id)) { this.records.delete(id); this.changes++; this.dirty = true; }
     if (this.dirty) this.markDirty();
   }
 

@@ -58,4 +58,23 @@ describe("FileGuestStore", () => {
     expect(store.get("vm-2")).toBeUndefined();
     await store.close();
   });
+
+  it("moves its revision on every put and every record retain drops, and only then", async () => {
+    const store = await FileGuestStore.open(join(work.path, "e.json"), { flushDelayMs: 10 });
+    const r0 = store.revision;
+    store.put(record("vm-1", 1500));
+    store.put(record("vm-2", 1500));
+    const r2 = store.revision;
+    expect(r2).toBeGreaterThan(r0);
+    store.put(record("vm-1", 1500)); // a repeated report is still a new report (its time differs in life)
+    expect(store.revision).toBeGreaterThan(r2);
+    const r3 = store.revision;
+    store.retain(new Set(["vm-1", "vm-2"])); // nothing dropped
+    store.get("vm-1");
+    store.all();
+    expect(store.revision).toBe(r3);
+    store.retain(new Set(["vm-1"]));
+    expect(store.revision).toBeGreaterThan(r3);
+    await store.close();
+  });
 });
