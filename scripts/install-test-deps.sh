@@ -18,14 +18,9 @@ peers=(
   iproute2 jq
   chromium                # the console is tested in a real browser (driven by playwright-core)
 )
+source scripts/apt-install-missing.sh
+apt_install_missing "test peers" "${peers[@]}"
 SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
-missing=()
-for p in "${peers[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
-if [ ${#missing[@]} -gt 0 ]; then
-  echo "installing test peers: ${missing[*]}"
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-fi
 # Packages can install services that start by themselves; the tests start their own instances.
 for svc in dnsmasq radvd qemu-guest-agent; do
   $SUDO systemctl disable --now "$svc" >/dev/null 2>&1 || true

@@ -82,6 +82,13 @@ export const ServeConfigSchema = z.object({
   watchDebounceMs: z.number().int().min(0).default(200),
   maxCachedDocuments: z.number().int().min(1).default(200_000),
   limits: LimitsSchema.default({}),
+  /** The host-side QGA poller (VMs with qgaSocket); defaults are VDSM's (metadata-server/qga/poller.ts). */
+  qgaPoll: z.object({
+    intervalMs: z.number().int().min(1000),
+    bootIntervalMs: z.number().int().min(500),
+    bootWindowMs: z.number().int().min(0),
+    commandTimeoutMs: z.number().int().min(100).max(60_000),
+  }).partial().strict().default({}),
 }).strict();
 
 export type ServeConfig = z.infer<typeof ServeConfigSchema>;
@@ -196,6 +203,7 @@ export async function serveCommand(argv: string[], io: Io): Promise<number> {
   try {
     reports = await ReportsService.open({
       stateDir: state.dir, secret: secret.bytes, current: () => store.current(),
+      poller: config.qgaPoll,
       log: (level, event, fields) => log.log(level, event, fields),
     });
   } catch (err) {

@@ -14,6 +14,14 @@ export interface ObservedGuestInterface {
   addresses: string[];
 }
 
+/** cloud-init's verdict on this boot, from /run/cloud-init/result.json (written when it finishes). */
+export interface ObservedCloudInit {
+  /** False while cloud-init is still running (or never ran on this boot). */
+  done: boolean;
+  datasource?: string;
+  errors: string[];
+}
+
 export interface ObservedGuest {
   vmId: string;
   /** Where the report came from: "agent", "qga", "dhcp-lease", "file:PATH", ... */
@@ -21,4 +29,5 @@ export interface ObservedGuest {
   /** ISO 8601 time of the report. */
   at: string;
   interfaces: ObservedGuestInterface[];
+  cloudInit?: ObservedCloudInit;
 }

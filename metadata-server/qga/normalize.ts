@@ -2,7 +2,7 @@
 // has (names, MACs, addresses, no MTU); our extension adds MTU and link state where the agent is
 // ours. Answers are validated: a guest controls them, so nothing in them is trusted for shape.
 import { z } from "zod";
-import type { ObservedGuest, ObservedGuestInterface } from "../observe/types.ts";
+import type { ObservedCloudInit, ObservedGuest, ObservedGuestInterface } from "../observe/types.ts";
 
 const MAX_INTERFACES = 1024;
 const MAX_ADDRESSES = 1024;
@@ -51,4 +51,31 @@ export function hasRoutableAddress(guest: ObservedGuest): boolean {
     if (ip.includes(":")) return !(ip.startsWith("fe80") || ip === "::1" || ip.startsWith("ff"));
     return !(ip.startsWith("127.") || ip.startsWith("169.254."));
   }));
+}
+
+/** Where cloud-init writes its verdict when its last stage finishes; /run is empty again after a reboot. */
+export const CLOUD_INIT_RESULT_PATH = "/run/cloud-init/result.json";
+
+const CloudInitResult = z.object({
+  v1: z.looseObject({
+    datasource: z.string().max(4096).nullish(),
+    errors: z.array(z.unknown()).max(1000),
+  }),
+});
+
+/** cloud-init's result.json, as read from the guest; anything else is reported as an error of its own. */
+export function cloudInitFromResult(text: string): ObservedCloudInit {
+  let parsed;
+  try {
+    parsed = CloudInitResult.safeParse(JSON.parse(text));
+  } catch {
+    return { done: true, errors: [`${CLOUD_INIT_RESULT_PATH} is not JSON`] };
+  }
+  if (!parsed.success) return { done: true, errors: [`${CLOUD_INIT_RESULT_PATH} has an unexpected shape`] };
+  const { datasource, errors } = parsed.data.v1;
+  return {
+    done: true,
+    ...(datasource ? { datasource } : {}),
+    errors: errors.map((e) => (typeof e === "string" ? e : JSON.stringify(e)).slice(0, 4096)),
+  };
 }

@@ -1,11 +1,14 @@
 // Polls each VM's qemu-guest-agent socket on its own schedule, like VDSM and KubeVirt do: every
-// few seconds while a VM is booting (until a routable address shows up, at most bootWindowMs),
-// then every intervalMs. Each VM has its own timer and client, so one slow or dead agent never
+// few seconds while a VM is booting (until a routable address shows up and cloud-init has
+// finished, at most bootWindowMs), then every intervalMs. Besides the interfaces it reads
+// cloud-init's result.json through guest-file-*, so an operator sees a failed first boot. Each VM has its own timer and client, so one slow or dead agent never
 // delays the others; a poll that fails is reported and retried at the next tick.
+import { z } from "zod";
 import { EXTENSION_GET_LINKS } from "../../agent/protocol/index.ts";
 import type { ObservedGuest } from "../observe/types.ts";
 import { QgaClient, QgaError } from "./client.ts";
-import { GetInterfacesAnswer, GetLinksAnswer, hasRoutableAddress, observedFromQga, type GetLinks } from "./normalize.ts";
+import type { ObservedCloudInit } from "../observe/types.ts";
+import { CLOUD_INIT_RESULT_PATH, cloudInitFromResult, GetInterfacesAnswer, GetLinksAnswer, hasRoutableAddress, observedFromQga, type GetLinks } from "./normalize.ts";
 
 export interface PollTarget { vmId: string; socketPath: string }
 
@@ -29,6 +32,10 @@ export interface QgaPollerOptions {
   onResult: (result: PollResult) => void;
 }
 
+/** result.json is a few hundred bytes; a guest cannot make us read more than this. */
+const MAX_CLOUD_INIT_RESULT_BYTES = 64 * 1024;
+const FileReadAnswer = z.looseObject({ count: z.int().min(0), "buf-b64": z.string().max(Math.ceil(MAX_CLOUD_INIT_RESULT_BYTES / 3) * 4 + 4) });
+
 export const POLLER_DEFAULTS = { intervalMs: 120_000, bootIntervalMs: 5_000, bootWindowMs: 120_000, commandTimeoutMs: 1_000, connectTimeoutMs: 1_000 } as const;
 
 interface VmState {
@@ -38,6 +45,9 @@ interface VmState {
   routable: boolean;
   /** Whether the agent answered our extension; qemu-ga says CommandNotFound, then we stop asking. */
   hasLinks: boolean | undefined;
+  /** False once the agent refuses guest-file-* (blocked with -b, or absent): we stop asking. */
+  hasFileRead: boolean | undefined;
+  cloudInitDone: boolean;
   timer: NodeJS.Timeout | undefined;
   busy: boolean;
 }
@@ -85,8 +95,11 @@ export class QgaPoller {
           else throw err;
         }
       }
+      const cloudInit = s.hasFileRead === false ? undefined : await this.readCloudInit(s, raw);
       const observed = observedFromQga(s.target.vmId, `qga:${s.target.socketPath}`, new Date(this.opts.now()).toISOString(), interfaces, links);
+      if (cloudInit) observed.cloudInit = cloudInit;
       s.routable ||= hasRoutableAddress(observed);
+      s.cloudInitDone = cloudInit?.done ?? false;
       result = { vmId: s.target.vmId, observed, raw };
     } catch (err) {
       result = { vmId: s.target.vmId, raw, error: (err as Error).message };
@@ -97,9 +110,36 @@ export class QgaPoller {
     return result;
   }
 
+  /**
+   * cloud-init's verdict, or done: false while the file is not there yet (guest-file-open's
+   * GenericError). An agent that does not offer file reads is not asked again.
+   */
+  private async readCloudInit(s: VmState, raw: Record<string, unknown>): Promise<ObservedCloudInit | undefined> {
+    let handle: number;
+    try {
+      handle = Number(await s.client.call("guest-file-open", { path: CLOUD_INIT_RESULT_PATH, mode: "r" }));
+      s.hasFileRead = true;
+    } catch (err) {
+      if (!(err instanceof QgaError)) throw err;
+      if (err.errorClass === "CommandNotFound" || err.errorClass === "CommandDisabled") {
+        s.hasFileRead = false;
+        return undefined;
+      }
+      return { done: false, errors: [] };
+    }
+    try {
+      const read = FileReadAnswer.parse(await s.client.call("guest-file-read", { handle, count: MAX_CLOUD_INIT_RESULT_BYTES }));
+      const text = Buffer.from(read["buf-b64"], "base64").toString("utf8");
+      raw["cloud-init-result"] = text;
+      return cloudInitFromResult(text);
+    } finally {
+      await s.client.call("guest-file-close", { handle }).catch(() => undefined);
+    }
+  }
+
   private add(target: PollTarget): void {
     const state: VmState = {
-      target, startedAt: this.opts.now(), routable: false, hasLinks: undefined, timer: undefined, busy: false,
+      target, startedAt: this.opts.now(), routable: false, hasLinks: undefined, hasFileRead: undefined, cloudInitDone: false, timer: undefined, busy: false,
       client: new QgaClient({ path: target.socketPath, commandTimeoutMs: this.opts.commandTimeoutMs, connectTimeoutMs: this.opts.connectTimeoutMs }),
     };
     this.vms.set(target.vmId, state);
@@ -119,7 +159,8 @@ export class QgaPoller {
     s.timer = setTimeout(async () => {
       await this.pollNow(s.target.vmId);
       if (this.vms.get(s.target.vmId) !== s) return;
-      const booting = !s.routable && this.opts.now() - s.startedAt < this.opts.bootWindowMs;
+      const settled = s.routable && (s.cloudInitDone || s.hasFileRead === false);
+      const booting = !settled && this.opts.now() - s.startedAt < this.opts.bootWindowMs;
       this.schedule(s, booting ? this.opts.bootIntervalMs : this.opts.intervalMs);
     }, delay);
     s.timer.unref?.();

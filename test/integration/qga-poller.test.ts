@@ -75,6 +75,8 @@ describe("QGA poller", () => {
     expect(eth0.addresses).toContain("192.0.2.10/24");
     expect(eth0.mtu).toBeUndefined();
     expect(Object.keys(r!.raw)).toEqual(["guest-network-get-interfaces"]);
+    // No cloud-init ran on this machine: guest-file-open fails, which reads as "not finished".
+    expect(r!.observed!.cloudInit).toEqual({ done: false, errors: [] });
   });
 
   it("reads our agent's interfaces with MTU and link state through its extension", async () => {
@@ -107,6 +109,16 @@ describe("QGA poller", () => {
         } else if (buf.includes("__org.guestlink")) {
           buf = "";
           c.write(`{"error": {"class": "CommandNotFound", "desc": "The command __org.guestlink_guest-network-get-links has not been found"}}\n`);
+        } else if (buf.includes("guest-file-open")) {
+          buf = "";
+          c.write(`{"return": 1000}\n`);
+        } else if (buf.includes("guest-file-read")) {
+          buf = "";
+          const result = JSON.stringify({ v1: { datasource: "DataSourceNoCloud [seed=/dev/sr0][dsmode=net]", errors: ["('scripts_user', RuntimeError('Runparts: 1 failures'))"] } });
+          c.write(`{"return": {"count": ${result.length}, "buf-b64": "${Buffer.from(result).toString("base64")}", "eof": true}}\n`);
+        } else if (buf.includes("guest-file-close")) {
+          buf = "";
+          c.write(`{"return": {}}\n`);
         }
       });
     }).listen(garbageSock));
@@ -127,6 +139,10 @@ describe("QGA poller", () => {
     const hung = results.find((r) => r.vmId === "hung")!;
     expect(confused.error).toBeUndefined();
     expect(confused.observed!.interfaces).toEqual([{ name: "eth9", mac: "02:00:00:00:0a:09", addresses: ["198.51.100.9/24"] }]);
+    // cloud-init's result.json, read through guest-file-*, with its error kept word for word.
+    expect(confused.observed!.cloudInit).toEqual({
+      done: true, datasource: "DataSourceNoCloud [seed=/dev/sr0][dsmode=net]", errors: ["('scripts_user', RuntimeError('Runparts: 1 failures'))"],
+    });
     expect(hung.error).toMatch(/no answer within 800 ms/);
     // The hung agent was polled first, yet the confused one's answer arrived before the timeout.
     expect(order).toEqual(["confused", "hung"]);

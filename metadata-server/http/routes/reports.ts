@@ -72,7 +72,8 @@ export const reportRoutes: Route<ServiceContext>[] = [
       const vm = site.findVm(id!);
       if (!vm) return { ...json({ error: `no VM ${id}` }, 404), denied: "unknown-vm" };
       const rec = reports.guest(vm.id);
-      return rec ? json({ name: vm.name, ...rec, connected: reports.agents.isConnected(vm.id) }) : json({ error: `no report from ${vm.name} yet` }, 404);
+      const poll = reports.lastPoll(vm.id);
+      return rec ? json({ name: vm.name, ...rec, connected: reports.agents.isConnected(vm.id), ...(poll ? { poll } : {}) }) : json({ error: `no report from ${vm.name} yet` }, 404);
     }),
   },
   {
