@@ -215,7 +215,7 @@ function guestLayer(vm: ResolvedVm, iface: GuestInterface, net: ResolvedNetwork,
   const fix = iface.mtuInCloudInit
     ? `cloud-init pinned an MTU at the first boot of this instance-id and does not follow later changes (cloud-init #3793): set it in the guest (ip link set ${seen.name} mtu ${want}) or switch the network to mtuPolicy prefer-dhcp`
     : iface.ipv4?.method === "dhcp"
-      ? `the MTU is left to DHCP: renew the lease (the client must request option 26; busybox udhcpc needs -O mtu)`
+      ? `the MTU is left to DHCP (option 26): the guest's DHCP client must take it up. udhcpc and dhcpcd do on their next renewal; ISC dhclient (Debian's default) only on a new binding, so restart it (ifdown/ifup ${seen.name}) or reboot`
       : `the MTU is left to router advertisements, which the kernel applies to IPv6 only: pin it (mtuPolicy: static)`;
   return { layer: "guest", status: "mismatch", mtu: seen.mtu, detail: `${vm.name} ${seen.name}: the guest has MTU ${seen.mtu}, the network ${net.name} has ${want}; ${why}. ${fix}` };
 }

@@ -104,6 +104,9 @@ export class QgaPoller {
     } catch (err) {
       result = { vmId: s.target.vmId, raw, error: (err as Error).message };
     } finally {
+      // The chardev behind the socket takes one client at a time: letting go after each poll leaves
+      // it free for an operator's tools (virsh qemu-agent-command style) in between.
+      s.client.close();
       s.busy = false;
     }
     if (this.vms.get(vmId) === s) this.opts.onResult(result);

@@ -13,13 +13,10 @@ stage="$(mktemp -d)"
 trap 'rm -rf "$stage"' EXIT
 bundle="$stage/bundle/guestlink-agent"
 mkdir -p "$stage/bundle"
-# Only the agent bundle: same esbuild options as packaging/build.mjs (CommonJS, node18).
-(cd "$repo" && node --input-type=module -e '
-  import { build } from "esbuild";
-  await build({ entryPoints: ["agent/main.ts"], outfile: process.argv[1], bundle: true, platform: "node", format: "cjs",
-    target: "node18", banner: { js: "#!/usr/bin/env node" }, legalComments: "none", logLevel: "warning",
-    external: ["bufferutil", "utf-8-validate"] });
-' "$bundle")
+# Exactly the bundle the tests run (packaging/build.mjs: CommonJS for node18, with import.meta.url
+# defined for the ESM-only dependencies); a second set of esbuild options here once drifted from it.
+(cd "$repo" && node packaging/build.mjs >&2)
+cp "$repo/bin/guestlink-agent" "$bundle"
 
 root="$stage/root"
 # Debian policy: interpreters by absolute path (nodejs installs /usr/bin/node).
@@ -36,6 +33,14 @@ install -D -m 0644 "$here/60-guestlink-agent.rules" "$root/lib/udev/rules.d/60-g
 install -D -m 0644 "$here/guestlink-agent.8" "$root/usr/share/man/man8/guestlink-agent.8"
 gzip -9n "$root/usr/share/man/man8/guestlink-agent.8"
 ln -s guestlink-agent.8.gz "$root/usr/share/man/man8/qemu-ga.8.gz"
+# The one lintian exception, explained where lintian reads it.
+install -d "$root/usr/share/lintian/overrides"
+cat > "$root/usr/share/lintian/overrides/guestlink-agent" <<'OVERRIDES'
+# The unit is static (udev starts it when the virtio port appears, as qemu-guest-agent's is), and
+# deb-systemd-invoke refuses to start a static unit that is not running. On a guest that is already
+# up, udev has seen the port, so postinst starts the agent with systemctl --no-block.
+guestlink-agent: maintainer-script-calls-systemctl [postinst:*]
+OVERRIDES
 doc="$root/usr/share/doc/guestlink-agent"
 install -d "$doc"
 cat > "$doc/copyright" <<COPY
@@ -80,9 +85,13 @@ set -e
 if [ "$1" = configure ] && [ -d /run/systemd/system ]; then
   systemctl daemon-reload >/dev/null || true
   udevadm control --reload-rules >/dev/null 2>&1 || true
-  # Start now if the port is already there (udev only fires on hotplug or boot).
+  # The unit is static: udev starts it when the port appears, at boot or on hotplug. Installed on
+  # a running guest (cloud-init, an upgrade), udev has already seen the port, and
+  # deb-systemd-invoke refuses to start a static unit that is not running, so start it here.
+  # restart also starts it when it is not running; --no-block never holds dpkg (or cloud-init's
+  # bootcmd) on the agent's start-up.
   if [ -e /dev/virtio-ports/org.qemu.guest_agent.0 ]; then
-    deb-systemd-invoke restart guestlink-agent.service >/dev/null || true
+    systemctl --no-block restart guestlink-agent.service >/dev/null || true
   fi
 fi
 POST
