@@ -10,6 +10,9 @@ import { join, resolve } from "node:path";
 
 const ROUND_TRIPS = 2000;
 const IDLE_CPU_WINDOW_MS = 10_000;
+/** The Node that runs our agent (AGENT_BENCH_NODE, e.g. Debian 12's node 18 from scripts/fetch-node18.sh) and its flags. */
+const AGENT_NODE = process.env.AGENT_BENCH_NODE || process.execPath;
+const AGENT_NODE_FLAGS = (process.env.AGENT_BENCH_NODE_FLAGS ?? "").split(" ").filter(Boolean);
 const STARTUP_RUNS = 5;
 const TARGET_RTT_RATIO = 1.5;
 const TARGET_RSS_MIB = 45;
@@ -37,7 +40,7 @@ function start(name: "ours" | "theirs", bundle: string, tag: string): Agent {
   mkdirSync(join(dir, "state"), { recursive: true });
   const socket = join(dir, "s");
   const args = ["-m", "unix-listen", "-p", socket, "-t", join(dir, "state"), "-f", join(dir, "pid")];
-  const child = name === "ours" ? spawn(process.execPath, [bundle, ...args], { stdio: "ignore" }) : spawn(qemuGa(), args, { stdio: "ignore" });
+  const child = name === "ours" ? spawn(AGENT_NODE, [...AGENT_NODE_FLAGS, bundle, ...args], { stdio: "ignore" }) : spawn(qemuGa(), args, { stdio: "ignore" });
   children.push(child);
   return { name, child, socket };
 }
