@@ -16,6 +16,9 @@ export interface QgaClientOptions {
   nextId?: () => number;
 }
 
+/** Stale guest-sync-delimited answers skipped before giving up (one per sync left unread). */
+const MAX_STALE_SYNC_REPLIES = 256;
+
 export const QGA_CLIENT_DEFAULTS = { connectTimeoutMs: 1000, commandTimeoutMs: 5000, maxResponseBytes: 16 << 20 } as const;
 
 export class QgaError extends Error {
@@ -62,11 +65,16 @@ export class QgaClient {
     if (!this.socket) await this.open();
     const id = this.opts.nextId();
     const request = Buffer.concat([Buffer.from([0xff]), Buffer.from(JSON.stringify({ execute: "guest-sync-delimited", arguments: { id } }) + "\n")]);
-    const line = await this.exchange(request, true);
-    const got = this.unwrap(line);
-    if (got !== id) {
-      this.close();
-      throw new Error(`guest-sync-delimited answered ${JSON.stringify(got)}, expected ${id}`);
+    let got = this.unwrap(await this.exchange(request, true));
+    // Syncs sent while nobody read the port (the guest still booting, the agent restarting) are
+    // queued in the guest and answered in a burst once an agent reads them: skip those stale
+    // answers, as libvirt does, until ours comes. Bounded, so a babbling agent cannot hold us.
+    for (let stale = 0; got !== id; stale++) {
+      if (typeof got !== "number" || stale >= MAX_STALE_SYNC_REPLIES) {
+        this.close();
+        throw new Error(`guest-sync-delimited answered ${JSON.stringify(got)}, expected ${id}`);
+      }
+      got = this.unwrap(await this.exchange(undefined, true));
     }
     this.synced = true;
   }
@@ -119,7 +127,8 @@ export class QgaClient {
     });
   }
 
-  private exchange(request: string | Buffer, delimited: boolean): Promise<string> {
+  /** Sends `request` (nothing when undefined: another answer to the last one is awaited) and waits for a line. */
+  private exchange(request: string | Buffer | undefined, delimited: boolean): Promise<string> {
     const socket = this.socket;
     if (!socket) return Promise.reject(new Error("not connected"));
     return new Promise<string>((resolve, reject) => {
@@ -133,7 +142,7 @@ export class QgaClient {
         resolve: (line) => { clearTimeout(timer); resolve(line); },
         reject: (err) => { clearTimeout(timer); reject(err); },
       };
-      socket.write(request);
+      if (request !== undefined) socket.write(request);
       this.drain();
     });
   }

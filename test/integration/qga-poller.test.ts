@@ -148,6 +148,34 @@ describe("QGA poller", () => {
     expect(order).toEqual(["confused", "hung"]);
   });
 
+  it("skips the stale sync answers an agent gives for syncs queued while nobody read the port", async () => {
+    const sock = join(work.path, "backlog.sock");
+    // What a virtio port delivers when an agent starts after a host polled a booting guest for a
+    // while: every queued guest-sync-delimited is answered, oldest first, before ours.
+    servers.push(createServer((c) => {
+      let buf = "";
+      c.on("data", (d) => {
+        buf += d.toString("latin1");
+        const m = /"guest-sync-delimited","arguments":\{"id":(\d+)\}/.exec(buf);
+        if (m) {
+          buf = "";
+          const stale = [111, 222, 333].map((id) => Buffer.concat([Buffer.from([0xff]), Buffer.from(`{"return": ${id}}\n`)]));
+          c.write(Buffer.concat([...stale, Buffer.from([0xff]), Buffer.from(`{"return": ${m[1]}}\n`)]));
+        } else if (buf.includes("guest-ping")) {
+          buf = "";
+          c.write(`{"return": {}}\n`);
+        }
+      });
+    }).listen(sock));
+    await waitForSocket(sock);
+    const client = new QgaClient({ path: sock, commandTimeoutMs: 2000 });
+    try {
+      expect(await client.call("guest-ping")).toEqual({});
+    } finally {
+      client.close();
+    }
+  });
+
   it("reconnects and resynchronises after a timeout on the same client", async () => {
     const sock = join(work.path, "qemu-ga.sock");
     const client = new QgaClient({ path: sock, commandTimeoutMs: 2000 });
