@@ -18,8 +18,8 @@ const ZERO_MAC = "00:00:00:00:00:00";
 const ifindexCache = new WeakMap<FsRoot, { key: string; order: string[] }>();
 
 /** Link names in ifindex order: the order getifaddrs() (and so qemu-ga) lists them. */
-export function linkNames(fs: FsRoot): string[] {
-  const names = fs.list("/sys/class/net");
+export function linkNames(fs: FsRoot, known?: readonly string[]): string[] {
+  const names = known ? [...known].sort() : fs.list("/sys/class/net");
   const key = names.join("\0");
   const cached = ifindexCache.get(fs);
   if (cached && cached.key === key) return [...cached.order];
@@ -143,10 +143,12 @@ export interface GuestNetworkInterface {
 }
 
 export function collectInterfaces(fs: FsRoot, source?: OsAddressSource): GuestNetworkInterface[] {
-  const names = linkNames(fs);
+  const stats = procNetDev(fs);
+  // /proc/net/dev lists the same links as /sys/class/net (this network namespace's), and it has to
+  // be read for the counters anyway: on the real root it saves the directory listing.
+  const names = linkNames(fs, fs.root === "/" && stats.size ? [...stats.keys()] : undefined);
   const macs = new Map<string, string>();
   const addrs = addressesByLink(fs, source, names, macs);
-  const stats = procNetDev(fs);
   // Links that only the address source knows (no sysfs, e.g. in a test sandbox) still get listed.
   for (const n of addrs.keys()) if (!names.includes(n)) names.push(n);
   return names.map((name) => {
