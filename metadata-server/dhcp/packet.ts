@@ -204,6 +204,26 @@ export interface EncodeOption {
   data: Uint8Array;
 }
 
+/**
+ * Not an option: `data` is a run of options already encoded (preEncodeOptions), copied verbatim.
+ * A reservation's options are the same in every reply, so they are encoded once per plan.
+ */
+export const PRE_ENCODED = -1;
+
+const preEncoded = new WeakMap<readonly EncodeOption[], EncodeOption>();
+
+/** The options as one pre-encoded run, computed once per list (the lists live as long as their plan). */
+export function preEncodeOptions(options: readonly EncodeOption[]): EncodeOption {
+  let block = preEncoded.get(options);
+  if (!block) {
+    const bytes = new Uint8Array(optionsLength(options as EncodeOption[]) - 1);
+    writeOptions(bytes, 0, options);
+    block = { code: PRE_ENCODED, data: bytes };
+    preEncoded.set(options, block);
+  }
+  return block;
+}
+
 export interface EncodePacket {
   op: number;
   htype?: number;
@@ -221,8 +241,23 @@ export interface EncodePacket {
   options: EncodeOption[];
 }
 
+/** Replies carry the same few addresses over and over (the relay, the reserved ones): parse each once. */
+const ipv4Values = new Map<string, number>();
+const MAX_IPV4_VALUES = 65_536;
+
+function ipv4Value(text: string | undefined): number {
+  if (text === undefined || text === "0.0.0.0") return 0;
+  let v = ipv4Values.get(text);
+  if (v === undefined) {
+    v = parseIpv4(text) ?? 0;
+    if (ipv4Values.size >= MAX_IPV4_VALUES) ipv4Values.clear();
+    ipv4Values.set(text, v);
+  }
+  return v;
+}
+
 function writeIpv4(buf: Uint8Array, at: number, text: string | undefined): void {
-  const v = text === undefined ? 0 : parseIpv4(text) ?? 0;
+  const v = ipv4Value(text);
   buf[at] = (v >>> 24) & 255;
   buf[at + 1] = (v >>> 16) & 255;
   buf[at + 2] = (v >>> 8) & 255;
@@ -230,10 +265,40 @@ function writeIpv4(buf: Uint8Array, at: number, text: string | undefined): void 
 }
 
 /** Bytes an option list takes on the wire, including RFC 3396 splitting of values over 255 bytes. */
-function optionsLength(options: EncodeOption[]): number {
+function optionsLength(options: readonly EncodeOption[]): number {
   let n = 0;
-  for (const o of options) n += o.data.length === 0 ? 2 : Math.ceil(o.data.length / 255) * 2 + o.data.length;
+  for (const o of options) {
+    n += o.code === PRE_ENCODED ? o.data.length : o.data.length === 0 ? 2 : Math.ceil(o.data.length / 255) * 2 + o.data.length;
+  }
   return n + 1; // END
+}
+
+function writeOptions(buf: Uint8Array, at: number, options: readonly EncodeOption[]): number {
+  for (const o of options) {
+    const len = o.data.length;
+    if (o.code === PRE_ENCODED) {
+      buf.set(o.data, at);
+      at += len;
+    } else if (len === 0) {
+      buf[at++] = o.code;
+      buf[at++] = 0;
+    } else if (len <= 255) {
+      buf[at++] = o.code;
+      buf[at++] = len;
+      buf.set(o.data, at);
+      at += len;
+    } else {
+      // RFC 3396: a long value is split over several instances of the option.
+      for (let off = 0; off < len; off += 255) {
+        const chunk = o.data.subarray(off, Math.min(off + 255, len));
+        buf[at++] = o.code;
+        buf[at++] = chunk.length;
+        buf.set(chunk, at);
+        at += chunk.length;
+      }
+    }
+  }
+  return at;
 }
 
 /** Encodes a message, zero-padded to at least minLength bytes (300 for replies, RFC 1542). */
@@ -257,21 +322,7 @@ export function encodeDhcp(p: EncodePacket, minLength = MIN_BOOTP_LENGTH): Uint8
   writeIpv4(buf, 24, p.giaddr);
   buf.set(p.chaddr.subarray(0, 16), 28);
   writeU32(buf, 236, MAGIC_COOKIE);
-  let at = HEADER_LENGTH;
-  for (const o of p.options) {
-    if (o.data.length === 0) {
-      buf[at++] = o.code;
-      buf[at++] = 0;
-      continue;
-    }
-    for (let off = 0; off < o.data.length; off += 255) {
-      const chunk = o.data.subarray(off, Math.min(off + 255, o.data.length));
-      buf[at++] = o.code;
-      buf[at++] = chunk.length;
-      buf.set(chunk, at);
-      at += chunk.length;
-    }
-  }
+  const at = writeOptions(buf, HEADER_LENGTH, p.options);
   buf[at] = Opt.END;
   return buf;
 }

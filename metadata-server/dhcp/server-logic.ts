@@ -7,7 +7,7 @@ import { parseCidr, parseIpv4, type Cidr } from "../model/addr.ts";
 import type { Dhcp4Plan, DhcpReservation, NetworkDhcpPlan } from "./plan.ts";
 import {
   BOOTREPLY, BOOTREQUEST, BROADCAST_FLAG, DHCP_CLIENT_PORT, DHCP_SERVER_PORT, MessageType, Opt,
-  decodeDhcp, encodeClasslessRoutes, encodeDomainSearch, encodeDhcp, ipv4Bytes, macFromChaddr, textBytes, u16, u32, u8,
+  decodeDhcp, encodeClasslessRoutes, preEncodeOptions, encodeDomainSearch, encodeDhcp, ipv4Bytes, macFromChaddr, textBytes, u16, u32, u8,
   type DecodeErrorCode, type DecodeLimits, type DhcpPacket, type EncodeOption, DEFAULT_DECODE_LIMITS,
 } from "./packet.ts";
 
@@ -310,6 +310,19 @@ function destination(p: DhcpPacket, messageType: number): Destination {
   return { address: "255.255.255.255", port: DHCP_CLIENT_PORT, broadcast: true };
 }
 
+const serverIds = new Map<string, Uint8Array>();
+
+/** Option 54's value; an interface has one or two addresses, so this map stays tiny. */
+function serverIdBytes(serverId: string): Uint8Array {
+  let b = serverIds.get(serverId);
+  if (!b) {
+    b = ipv4Bytes([serverId]);
+    if (serverIds.size >= 1024) serverIds.clear();
+    serverIds.set(serverId, b);
+  }
+  return b;
+}
+
 function reply(
   p: DhcpPacket,
   client: Client,
@@ -322,8 +335,8 @@ function reply(
 ): Outcome {
   const options: EncodeOption[] = [
     { code: Opt.MESSAGE_TYPE, data: u8(messageType) },
-    { code: Opt.SERVER_ID, data: ipv4Bytes([ctx.serverId]) },
-    ...config,
+    { code: Opt.SERVER_ID, data: serverIdBytes(ctx.serverId) },
+    preEncodeOptions(config),
   ];
   const cid = p.options.get(Opt.CLIENT_ID);
   if (cid) options.push({ code: Opt.CLIENT_ID, data: cid });
