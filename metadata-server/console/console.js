@@ -22,11 +22,19 @@
     return list.map((a) => el("span", { class: `addr ${cls(a)}` }, a));
   }
 
+  /** cloud-init's verdict on the VM's boot: running, done, or done with errors (listed in the tooltip). */
+  function cloudInitBadge(ci) {
+    if (!ci) return "";
+    if (!ci.done) return el("span", { class: "cloud-init running", title: "cloud-init has not finished" }, "cloud-init …");
+    if (ci.errors.length === 0) return el("span", { class: "cloud-init ok", title: ci.datasource ?? "" }, "cloud-init ✓");
+    return el("span", { class: "cloud-init failed", title: ci.errors.join("\n") }, `cloud-init: ${ci.errors.length} error${ci.errors.length > 1 ? "s" : ""}`);
+  }
+
   function row(vm, nic, first) {
     const bad = nic.mtu.verdict === "inconsistent" || nic.unexpected.length > 0 || (nic.link && nic.link !== "up");
     const tr = el("tr", { class: bad ? "problem" : "", "data-vm": vm.id, "data-network": nic.network });
     const vmCell = el("td", { class: "vm" });
-    if (first) vmCell.append(el("button", { type: "button", "data-open": vm.id }, vm.name));
+    if (first) vmCell.append(el("button", { type: "button", "data-open": vm.id }, vm.name), cloudInitBadge(vm.cloudInit));
     const chain = el("div", { class: "chain" }, ...nic.mtu.chain.map((l) => el("span", { class: `layer ${l.status}`, title: l.status }, `${l.layer} ${l.mtu ?? "–"}`)));
     tr.append(
       vmCell,

@@ -1,8 +1,10 @@
 // What the console shows, as one pure function of the site, the latest guest records and the MTU
 // report: per VM and NIC, the assigned addresses next to the reported ones, link state, the MTU
-// chain with its verdict, and how old the report is. The page and GET /v1/console/state share it.
+// chain with its verdict, cloud-init's verdict, and how old the report is. The page and
+// GET /v1/console/state share it.
 import type { MtuReport } from "../model/consistency.ts";
 import type { ResolvedSite } from "../model/types.ts";
+import type { ObservedCloudInit, ObservedGuest } from "../observe/types.ts";
 import type { GuestRecord } from "./store.ts";
 
 export interface ConsoleNic {
@@ -25,6 +27,8 @@ export interface ConsoleVm {
   host: string | null;
   reportedAt: string | null;
   source: string | null;
+  /** cloud-init's verdict on the guest's boot (from the QGA poll's read of result.json), when known. */
+  cloudInit: ObservedCloudInit | null;
   nics: ConsoleNic[];
   problems: number;
 }
@@ -38,7 +42,8 @@ export interface ConsoleState {
 const stripPrefix = (a: string) => a.split("/")[0]!.toLowerCase();
 const isLinkLocal = (a: string) => a.startsWith("fe80:") || a.startsWith("169.254.");
 
-export function consoleState(site: ResolvedSite, records: (vmId: string) => GuestRecord | undefined, mtu: MtuReport): ConsoleState {
+export function consoleState(site: ResolvedSite, records: (vmId: string) => GuestRecord | undefined, mtu: MtuReport,
+  polled: (vmId: string) => ObservedGuest | undefined = () => undefined): ConsoleState {
   const findings = new Map(mtu.vms.map((v) => [v.vmId, v]));
   const vms = site.vms.map((vm): ConsoleVm => {
     const rec = records(vm.id);
@@ -61,8 +66,12 @@ export function consoleState(site: ResolvedSite, records: (vmId: string) => Gues
         },
       };
     });
-    const problems = nics.reduce((n, nic) => n + nic.mtu.problems.length + (nic.unexpected.length ? 1 : 0) + (nic.link && nic.link !== "up" ? 1 : 0), 0);
-    return { id: vm.id, name: vm.name, host: vm.host ?? null, reportedAt: rec?.observed.at ?? null, source: rec?.observed.source ?? null, nics, problems };
+    // The latest QGA poll is the freshest word on cloud-init (the agent's own report has none); the
+    // stored record is what survives a restart, since polls are kept in memory only.
+    const cloudInit = polled(vm.id)?.cloudInit ?? rec?.observed.cloudInit ?? null;
+    const problems = nics.reduce((n, nic) => n + nic.mtu.problems.length + (nic.unexpected.length ? 1 : 0) + (nic.link && nic.link !== "up" ? 1 : 0), 0)
+      + (cloudInit?.errors.length ?? 0);
+    return { id: vm.id, name: vm.name, host: vm.host ?? null, reportedAt: rec?.observed.at ?? null, source: rec?.observed.source ?? null, cloudInit, nics, problems };
   });
   return { revision: site.revision, networks: site.networks.map((n) => ({ name: n.name, type: n.type, mtu: n.mtu.value })), vms };
 }

@@ -138,7 +138,7 @@ export class ReportsService {
   }
 
   consoleState(site: ResolvedSite): ConsoleState {
-    return consoleState(site, (id) => this.guests.get(id), this.mtuReport(site));
+    return consoleState(site, (id) => this.guests.get(id), this.mtuReport(site), (id) => this.polls.get(id)?.observed);
   }
 
   async close(): Promise<void> {
@@ -164,7 +164,11 @@ export class ReportsService {
   }
 
   private polled(r: PollResult): void {
+    const before = this.polls.get(r.vmId)?.observed?.cloudInit;
     this.polls.set(r.vmId, { at: new Date().toISOString(), ...(r.observed ? { observed: r.observed } : {}), ...(r.error ? { error: r.error } : {}) });
+    // Consoles hear of cloud-init's verdict when it changes, also while the agent's report is the stored one.
+    const after = r.observed?.cloudInit;
+    if (after && JSON.stringify(after) !== JSON.stringify(before)) this.dirtyVms.add(r.vmId);
     if (r.error) {
       this.opts.log("warn", "qga.poll_failed", { vm: r.vmId, error: r.error });
       return;
@@ -187,6 +191,6 @@ export class ReportsService {
     // revision to cache, and storing it would evict the whole-site report the API reuses.
     const partial = { ...snapshot.site, vms };
     const mtu = this.check({ site: partial, guests: this.observedGuests(partial) });
-    for (const vm of consoleState(partial, (id) => this.guests.get(id), mtu).vms) this.events.publishVm(vm);
+    for (const vm of consoleState(partial, (id) => this.guests.get(id), mtu, (id) => this.polls.get(id)?.observed).vms) this.events.publishVm(vm);
   }
 }

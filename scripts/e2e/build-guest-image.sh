@@ -42,10 +42,17 @@ rm -rf --one-file-system "$work"
 mkdir -p "$work" "$cache/debs"
 started=$(date +%s)
 log "debootstrap bookworm into $rootfs (a few minutes; the log is $work/build.log)"
-if ! debootstrap --variant=minbase --include="$(IFS=,; echo "${packages[*]}")" --cache-dir="$cache/debs" \
-  bookworm "$rootfs" "$mirror" >"$work/build.log" 2>&1; then
-  tail -20 "$work/build.log" >&2; log "debootstrap failed"; exit 1
-fi
+# One retry: a mirror hiccup should not fail a CI run. Packages already fetched stay in debs/.
+for attempt in 1 2; do
+  if debootstrap --variant=minbase --include="$(IFS=,; echo "${packages[*]}")" --cache-dir="$cache/debs" \
+    bookworm "$rootfs" "$mirror" >>"$work/build.log" 2>&1; then
+    break
+  fi
+  tail -20 "$work/build.log" >&2
+  [ "$attempt" = 2 ] && { log "debootstrap failed twice"; exit 1; }
+  log "debootstrap failed; retrying once"
+  rm -rf --one-file-system "$rootfs"
+done
 
 r="$rootfs"
 echo guest > "$r/etc/hostname"
@@ -81,5 +88,9 @@ mkfs.ext4 -q -F -L guest-root -d "$r" "$work/root.img"
 rm -rf --one-file-system "$rootfs"
 echo "build_seconds=$(( $(date +%s) - started ))" > "$work/build-time.txt"
 rm -rf "$out"; mv "$work" "$out"
+# Images of earlier recipes are dead weight (about 1 GB each): keep only this one.
+for old in "$cache"/guest-*; do
+  [ "$old" = "$out" ] || rm -rf --one-file-system "$old"
+done
 log "built $out in $(( $(date +%s) - started )) s"
 echo "$out"

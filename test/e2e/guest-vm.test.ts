@@ -232,9 +232,10 @@ describe(`a Debian 12 guest (${VM_NAME}) on our seed, DHCP/RA and agent`, () => 
     expect(jumbo()!.mtu).toBe(8000);
     expect(renewAcks().map((e) => e.state)).toContain("selecting");
 
-    const console_ = lab.getJson(`${API}/v1/console/state`) as { vms: { name: string; nics: { name: string; mtu: { expected: number; reported: number | null; verdict: string } }[] }[] };
-    const nic = console_.vms.find((v) => v.name === VM_NAME)!.nics.find((n) => n.name === "eth1")!;
-    expect(nic.mtu).toMatchObject({ expected: 8000, reported: 8000, verdict: "consistent" });
+    const console_ = lab.getJson(`${API}/v1/console/state`) as { vms: { name: string; cloudInit: { done: boolean; errors: string[] } | null; nics: { name: string; mtu: { expected: number; reported: number | null; verdict: string } }[] }[] };
+    const vmState = console_.vms.find((v) => v.name === VM_NAME)!;
+    expect(vmState.nics.find((n) => n.name === "eth1")!.mtu).toMatchObject({ expected: 8000, reported: 8000, verdict: "consistent" });
+    expect(vmState.cloudInit).toMatchObject({ done: true, errors: [] });
     const after = mtuCheck("--verbose");
     expect(after.status, after.stdout).toBe(0);
     expect(after.stdout).toMatch(/eth1 \(jumbo, MTU 8000\): consistent/);
