@@ -11,9 +11,10 @@ import { connect } from "node:net";
 import { homedir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { differences, expectedNics, inventory, overlayDisk, qemuArgs, renderGuestMedia, API, MACS, PUBLIC_URL, VM_ID, VM_NAME, type ExpectedNic, type ReportedNic } from "./guest.ts";
+import { differences, expectedNics, inventory, buildAgentDisk, overlayDisk, qemuArgs, renderGuestMedia, API, MACS, PUBLIC_URL, VM_ID, VM_NAME, type ExpectedNic, type ReportedNic } from "./guest.ts";
 import { QgaClient } from "../../metadata-server/qga/client.ts";
-import { GUESTLINK, Lab, REPO, sh, StepClock, waitFor } from "./lab.ts";
+import { waitFor } from "../helpers/processes.ts";
+import { GUESTLINK, Lab, REPO, sh, StepClock } from "./lab.ts";
 
 const CACHE = process.env.GUESTLINK_E2E_CACHE ?? join(homedir(), ".cache/guestlink/e2e");
 const RUN_DIR = join(REPO, "test-artifacts/e2e", new Date().toISOString().replace(/[:.]/g, "-"));
@@ -23,6 +24,7 @@ interface GuestRecord {
   observed: { source: string; interfaces: ReportedNic[]; cloudInit?: { done: boolean; errors: string[]; datasource?: string } };
   poll?: { at: string; observed?: GuestRecord["observed"]; error?: string };
   connected: boolean;
+  receivedAt: string;
 }
 
 const clock = new StepClock();
@@ -33,6 +35,7 @@ const qgaSocket = join(RUN_DIR, "qga.sock");
 let image = "";
 let bootStarted = 0;
 let expected: ExpectedNic[] = [];
+let agentDisk = "";
 
 function tail(path: string): string {
   return existsSync(path) ? readFileSync(path, "utf8").slice(-3000) : `(${path} missing)`;
@@ -55,19 +58,19 @@ function mtuCheck(...extra: string[]) {
 async function agreement(what: string, timeoutMs: number, pick: (r: GuestRecord) => GuestRecord["observed"] | undefined): Promise<GuestRecord["observed"]> {
   let left: string[] = [`no ${what} yet`];
   try {
-    return await waitFor(what, timeoutMs, () => {
+    return await waitFor(what, () => {
       const r = record();
       const observed = r && pick(r);
       if (!observed) return undefined;
       left = differences(expected, observed.interfaces, what);
       return left.length === 0 ? observed : undefined;
-    });
+    }, timeoutMs, 1000);
   } catch {
     throw new Error(`the guest does not match the inventory:\n  ${left.join("\n  ")}`);
   }
 }
 
-function bootGuest(seed: string, agentDisk: string, hostMtu: Map<string, number>, runDir: string): void {
+function bootGuest(seed: string, hostMtu: Map<string, number>, runDir: string): void {
   mkdirSync(runDir, { recursive: true });
   overlayDisk(image, runDir);
   rmSync(qgaSocket, { force: true });
@@ -80,7 +83,7 @@ function bootGuest(seed: string, agentDisk: string, hostMtu: Map<string, number>
  * poller lets go of the socket after each poll, so this waits its turn and retries.
  */
 async function guestExec(command: string): Promise<{ exitcode: number; stdout: string; stderr: string }> {
-  return waitFor(`guest-exec ${command}`, 60_000, async () => {
+  return waitFor(`guest-exec ${command}`, async () => {
     const client = new QgaClient({ path: qgaSocket, commandTimeoutMs: 3000, connectTimeoutMs: 3000 });
     try {
       const { pid } = (await client.call("guest-exec", { path: "/bin/sh", arg: ["-c", command], "capture-output": true })) as { pid: number };
@@ -96,7 +99,7 @@ async function guestExec(command: string): Promise<{ exitcode: number; stdout: s
     } finally {
       client.close();
     }
-  }, 1000);
+  }, 60_000, 1000);
 }
 
 /** guest-shutdown over the virtio-serial socket, as libvirt sends it: sync first, then the command (no reply on success). */
@@ -138,7 +141,7 @@ beforeAll(async () => {
   lab.spawn("serve", process.execPath, [GUESTLINK, "serve", "--config", join(RUN_DIR, "serve.yaml"), "--inventory", inventoryPath,
     "--listen", "10.77.0.1:8775", "--listen", "127.0.0.1:8775", "--state-dir", stateDir, "--public-url", PUBLIC_URL]);
   lab.spawn("dhcp", process.execPath, [GUESTLINK, "dhcp", "--inventory", inventoryPath, "--interface", "br1=jumbo", "--lease-file", join(stateDir, "leases.json")]);
-  await waitFor("guestlink serve to answer /healthz", 20_000, () => (lab.getJson(`${API}/healthz`) ? true : undefined), 250);
+  await waitFor("guestlink serve to answer /healthz", () => (lab.getJson(`${API}/healthz`) ? true : undefined), 20_000, 250);
   if (!lab.running("dhcp")) throw new Error(`guestlink dhcp exited:\n${lab.log("dhcp")}`);
   const vm = (lab.getJson(`${API}/v1/vms/${VM_ID}`) as { vm: Parameters<typeof expectedNics>[0] }).vm;
   expected = expectedNics(vm);
@@ -147,7 +150,8 @@ beforeAll(async () => {
 
   const media = renderGuestMedia(inventoryPath, stateDir, RUN_DIR);
   expect([...media.hostMtu]).toEqual([[MACS.overlay, 1442], [MACS.jumbo, 9000]]);
-  bootGuest(media.seed, media.agentDisk, media.hostMtu, join(RUN_DIR, "guest"));
+  agentDisk = buildAgentDisk(RUN_DIR);
+  bootGuest(media.seed, media.hostMtu, join(RUN_DIR, "guest"));
 }, 1_500_000);
 
 afterAll(async () => {
@@ -158,15 +162,15 @@ afterAll(async () => {
 
 describe(`a Debian 12 guest (${VM_NAME}) on our seed, DHCP/RA and agent`, () => {
   it("answers the server's QGA poller with the inventory's addresses and MTUs, links up, and cloud-init without errors", async () => {
-    await waitFor("the agent to answer on virtio-serial", BOOT_TIMEOUT_MS, () => {
+    await waitFor("the agent to answer on virtio-serial", () => {
       if (!lab.running("qemu")) throw new Error(`QEMU exited:\n${lab.log("qemu").slice(-2000)}`);
       return record()?.poll?.observed;
-    }, 1000).catch((err) => { throw new Error(`${(err as Error).message}\nserial console tail:\n${tail(join(RUN_DIR, "guest/serial.log"))}`); });
+    }, BOOT_TIMEOUT_MS, 1000).catch((err) => { throw new Error(`${(err as Error).message}\nserial console tail:\n${tail(join(RUN_DIR, "guest/serial.log"))}`); });
     clock.mark("boot to agent", bootStarted);
-    const done = await waitFor("cloud-init to finish", BOOT_TIMEOUT_MS, () => {
+    const done = await waitFor("cloud-init to finish", () => {
       const ci = record()?.poll?.observed?.cloudInit;
       return ci?.done ? ci : undefined;
-    });
+    }, BOOT_TIMEOUT_MS, 1000);
     clock.mark("boot to cloud-init done", bootStarted);
     expect(done.errors).toEqual([]);
     expect(done.datasource).toMatch(/NoCloud/);
@@ -199,10 +203,10 @@ describe(`a Debian 12 guest (${VM_NAME}) on our seed, DHCP/RA and agent`, () => 
   it("follows an MTU change on the DHCP network: RA at once, the link at the guest's next DHCP binding; console and mtu-check follow", async () => {
     const changed = Date.now();
     writeFileSync(inventoryPath, inventory({ jumboMtu: 8000, qgaSocket }));
-    await waitFor("the server to load the new inventory", 20_000, () => {
+    await waitFor("the server to load the new inventory", () => {
       const vm = (lab.getJson(`${API}/v1/vms/${VM_ID}`) as { vm: Parameters<typeof expectedNics>[0] }).vm;
       return vm.interfaces[1]!.mtu === 8000 ? vm : undefined;
-    }, 250).then((vm) => { expected = expectedNics(vm); });
+    }, 20_000, 250).then((vm) => { expected = expectedNics(vm); });
     // The guest still has 9000: mtu-check must say so, with what to do.
     const before = mtuCheck();
     expect(before.status, before.stdout).toBe(1);
@@ -211,7 +215,7 @@ describe(`a Debian 12 guest (${VM_NAME}) on our seed, DHCP/RA and agent`, () => 
 
     // Our RA went out on reload: the kernel lowers the IPv6 MTU at once, the link stays.
     const jumbo = () => record()?.observed.interfaces.find((i) => i.mac === MACS.jumbo);
-    await waitFor("the RA's new MTU in the guest's IPv6 MTU", 60_000, () => (jumbo()?.ipv6Mtu === 8000 ? true : undefined));
+    await waitFor("the RA's new MTU in the guest's IPv6 MTU", () => (jumbo()?.ipv6Mtu === 8000 ? true : undefined), 60_000, 1000);
     clock.mark("MTU change to guest IPv6 (RA)", changed);
     expect(jumbo()!.mtu).toBe(9000);
 
@@ -220,7 +224,7 @@ describe(`a Debian 12 guest (${VM_NAME}) on our seed, DHCP/RA and agent`, () => 
     const renewAcks = () => lab.log("dhcp").split("\n").filter((l) => l.startsWith("{"))
       .map((l) => JSON.parse(l) as { event?: string; ts?: string; state?: string; mac?: string })
       .filter((e) => e.event === "ack" && e.mac === MACS.jumbo && Date.parse(e.ts ?? "") >= changed);
-    await waitFor("the guest's RENEW after the change", 60_000, () => (renewAcks().some((e) => e.state === "renew-rebind") ? true : undefined));
+    await waitFor("the guest's RENEW after the change", () => (renewAcks().some((e) => e.state === "renew-rebind") ? true : undefined), 60_000, 1000);
     await new Promise((r) => setTimeout(r, 6000)); // one agent poll (5 s) after the renewal
     expect(jumbo()!.mtu).toBe(9000);
 
@@ -243,14 +247,14 @@ describe(`a Debian 12 guest (${VM_NAME}) on our seed, DHCP/RA and agent`, () => 
 
   it("powers off through guest-shutdown", async () => {
     // The chardev takes one client at a time; the server's poller lets go between polls.
-    await waitFor("a turn on the guest agent's socket", 30_000, async () => {
+    await waitFor("a turn on the guest agent's socket", async () => {
       try {
         await sendShutdown();
         return true;
       } catch {
         return undefined;
       }
-    }, 1000);
+    }, 30_000, 1000);
     const t = Date.now();
     await lab.exited("qemu", 120_000);
     clock.mark("guest-shutdown to power-off", t);
@@ -264,16 +268,16 @@ describe(`a Debian 12 guest (${VM_NAME}) on our seed, DHCP/RA and agent`, () => 
     writeFileSync(wrongInventory, inventory({ jumboMtu: 8000, overlayMtu: 1400, qgaSocket }));
     const media = renderGuestMedia(wrongInventory, stateDir, wrongDir);
     const rightMtu = new Map([[MACS.overlay, 1442], [MACS.jumbo, 8000]]);
-    bootGuest(media.seed, media.agentDisk, rightMtu, wrongDir);
+    bootGuest(media.seed, rightMtu, wrongDir);
     let problems: string[] = [];
-    await waitFor("the wrong guest's agent report", BOOT_TIMEOUT_MS, () => {
+    await waitFor("the wrong guest's agent report", () => {
       const r = record();
       if (r?.observed.source !== "agent" || !r.connected) return undefined;
       const eth0 = r.observed.interfaces.find((i) => i.mac === MACS.overlay);
-      if (eth0?.mtu === undefined || Date.parse((r as unknown as { receivedAt: string }).receivedAt) < bootStarted) return undefined;
+      if (eth0?.mtu === undefined || Date.parse(r.receivedAt) < bootStarted) return undefined;
       problems = differences(expected, r.observed.interfaces, "the agent's WebSocket report");
       return true;
-    });
+    }, BOOT_TIMEOUT_MS, 1000);
     clock.mark("wrong seed: boot to the failing check", bootStarted);
     console.log(`[e2e] the wrong seed, as the check words it:\n  ${problems.join("\n  ")}`);
     expect(problems).toContainEqual(expect.stringMatching(/eth0 \(52:54:00:e2:e0:01\) has MTU 1400, the inventory implies 1442/));

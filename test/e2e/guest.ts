@@ -5,6 +5,7 @@ import { copyFileSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { stringify } from "yaml";
 import { canonicalIp } from "../../metadata-server/model/addr.ts";
+import { interfaceMtus } from "../../metadata-server/observe/libvirt-xml.ts";
 import type { ObservedGuestInterface } from "../../metadata-server/observe/types.ts";
 import { GUESTLINK, REPO, sh } from "./lab.ts";
 
@@ -103,24 +104,25 @@ export function differences(expected: ExpectedNic[], reported: ReportedNic[], so
 }
 
 /** The seed ISO and the libvirt <interface> rendering come from our CLI, as a platform would call it. */
-export function renderGuestMedia(inventoryPath: string, stateDir: string, out: string): { seed: string; hostMtu: Map<string, number>; agentDisk: string } {
+export function renderGuestMedia(inventoryPath: string, stateDir: string, out: string): { seed: string; hostMtu: Map<string, number> } {
   const seed = join(out, "seed.iso");
   sh(process.execPath, [GUESTLINK, "render", inventoryPath, "--vm", VM_NAME, "--format", "nocloud", "--iso", seed, "--public-url", PUBLIC_URL, "--state-dir", stateDir]);
   const xml = sh(process.execPath, [GUESTLINK, "render", inventoryPath, "--vm", VM_NAME, "--format", "libvirt"]);
   writeFileSync(join(out, "interfaces.xml"), xml);
   const hostMtu = new Map<string, number>();
-  for (const m of xml.matchAll(/<interface[\s\S]*?<\/interface>/g)) {
-    const mac = /<mac address=['"]([^'"]+)['"]/.exec(m[0])?.[1];
-    const mtu = /<mtu size=['"](\d+)['"]/.exec(m[0])?.[1];
-    if (mac && mtu) hostMtu.set(mac.toLowerCase(), Number(mtu));
-  }
+  for (const [mac, mtu] of interfaceMtus(xml)) if (mtu !== null) hostMtu.set(mac, mtu);
+  return { seed, hostMtu };
+}
+
+/** The agent's .deb on a read-only disk labelled GLAGENT, which the seed's bootcmd installs; built once per run. */
+export function buildAgentDisk(out: string): string {
   const agentDisk = join(out, "agent.iso");
   const debDir = join(out, "agent-disk");
   mkdirSync(debDir, { recursive: true });
   const deb = sh("bash", [join(REPO, "packaging/agent/build-deb.sh"), join(out, "dist")]).trim().split("\n").pop()!;
   copyFileSync(deb, join(debDir, "guestlink-agent.deb"));
   sh("genisoimage", ["-quiet", "-V", "GLAGENT", "-r", "-J", "-o", agentDisk, debDir]);
-  return { seed, hostMtu, agentDisk };
+  return agentDisk;
 }
 
 export interface BootOptions {

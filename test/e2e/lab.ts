@@ -38,23 +38,6 @@ export interface BridgeSpec {
   mtu: number;
 }
 
-export async function waitFor<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined> | T | undefined, intervalMs = 1000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let lastError: unknown;
-  for (;;) {
-    try {
-      const v = await probe();
-      if (v !== undefined) return v;
-    } catch (err) {
-      lastError = err;
-    }
-    if (Date.now() > deadline) {
-      throw new Error(`timed out after ${Math.round(timeoutMs / 1000)} s waiting for ${what}${lastError ? ` (last error: ${(lastError as Error).message})` : ""}`);
-    }
-    await new Promise((r) => setTimeout(r, intervalMs));
-  }
-}
-
 export class Lab {
   readonly ns = `gle2e${randomBytes(3).toString("hex")}`;
   private readonly children = new Map<string, ChildProcess>();

@@ -1,6 +1,7 @@
 // The console in a real browser: Debian's chromium, driven by playwright-core (never a downloaded
 // browser). A simulated agent reports over the real WebSocket; the page must show the reported
-// address appear live, without a reload, and flag an MTU mismatch. A screenshot is kept under
+// address appear live, without a reload, and flag an MTU mismatch. Another VM is polled through a
+// scripted guest agent whose cloud-init result carries an error, which the page must show. A screenshot is kept under
 // test-artifacts/ for people to look at.
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -8,14 +9,20 @@ import { chromium, type Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import { agentCredential } from "../../metadata-server/state/tokens.ts";
+import type { Server } from "node:net";
+import { delimited, fileReadAnswer, scriptedAgent } from "../helpers/fake-qga.ts";
 import { requirePeer, tempDir } from "../helpers/peers.ts";
 import { freePort, httpGet, start, stopAll, waitFor } from "../helpers/processes.ts";
 
 const VM = "00000000-0000-4000-8000-0000000000f1";
+const DB = "00000000-0000-4000-8000-0000000000f2";
+const CLOUD_INIT_ERROR = "('scripts_user', RuntimeError('Runparts: 1 failures'))";
 const MAC = "52:54:00:f1:00:01";
 const work = tempDir("console");
 const stateDir = join(work.path, "state");
 const inventory = join(work.path, "site.yaml");
+const qgaSocket = join(work.path, "db-7.qga.sock");
+let fakeAgent: Server | undefined;
 let base = "";
 let browser: Browser;
 
@@ -34,13 +41,22 @@ vms:
     nics:
       - { network: overlay, mac: "${MAC}", ipv4: { address: 203.0.113.70 } }
       - { network: storage, mac: "52:54:00:f1:00:02", ipv4: { address: 198.51.100.70 } }
-  - id: 00000000-0000-4000-8000-0000000000f2
+  - id: ${DB}
     name: db-7
+    qgaSocket: ${qgaSocket}
     nics: [{ network: storage, mac: "52:54:00:f2:00:01", ipv4: { address: 198.51.100.71 } }]
 `);
 
 beforeAll(async () => {
   const executablePath = requirePeer("chromium");
+  // db-7's guest agent, as the server's poller finds it: no address yet, cloud-init finished with an error.
+  fakeAgent = scriptedAgent(qgaSocket, (id) => delimited(id), {
+    "guest-network-get-interfaces": `{"return": [{"name": "eth0", "hardware-address": "52:54:00:f2:00:01"}]}\n`,
+    "__org.guestlink": `{"error": {"class": "CommandNotFound", "desc": "not here"}}\n`,
+    "guest-file-open": `{"return": 1000}\n`,
+    "guest-file-read": fileReadAnswer(JSON.stringify({ v1: { datasource: "DataSourceNoCloud", errors: [CLOUD_INIT_ERROR] } })),
+    "guest-file-close": `{"return": {}}\n`,
+  });
   const port = await freePort();
   base = `http://127.0.0.1:${port}/`;
   start(process.execPath, ["bin/guestlink", "serve", "--inventory", inventory, "--listen", `127.0.0.1:${port}`, "--state-dir", stateDir]);
@@ -54,6 +70,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await browser?.close();
+  fakeAgent?.close();
   await stopAll();
   work.remove();
 });
@@ -107,6 +124,11 @@ describe("the console in chromium", () => {
     await page.selectOption("#f-network", "storage");
     await expect.poll(() => page.locator("#vms tbody tr").count()).toBe(2);
     await page.selectOption("#f-network", "");
+
+    // db-7 was polled: cloud-init's error is on its row, word for word in the tooltip.
+    const badge = page.locator('tr[data-vm="' + DB + '"] .cloud-init');
+    await expect.poll(() => badge.textContent(), { timeout: 10_000 }).toBe("cloud-init: 1 error");
+    expect(await badge.getAttribute("title")).toBe(CLOUD_INIT_ERROR);
 
     // Drill into the raw report.
     await page.click(`button[data-open="${VM}"]`);

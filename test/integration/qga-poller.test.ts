@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { QgaClient } from "../../metadata-server/qga/client.ts";
 import { QgaPoller, type PollResult } from "../../metadata-server/qga/poller.ts";
+import { delimited, fileReadAnswer, scriptedAgent } from "../helpers/fake-qga.ts";
 import { requirePeer, run, tempDir } from "../helpers/peers.ts";
 
 const work = tempDir("qga-poller");
@@ -95,33 +96,14 @@ describe("QGA poller", () => {
     const garbageSock = join(work.path, "garbage.sock");
     const hungSock = join(work.path, "hung.sock");
     // A confused agent: noise, a half line and a stale reply before it answers the delimited sync.
-    servers.push(createServer((c) => {
-      let buf = "";
-      c.on("data", (d) => {
-        buf += d.toString("latin1");
-        const m = /"guest-sync-delimited","arguments":\{"id":(\d+)\}/.exec(buf);
-        if (m) {
-          buf = "";
-          c.write(Buffer.concat([Buffer.from('garbage {"return": 41}\n{"error": {"class": "GenericError", "desc": "stray"}}\n{"ret', "latin1"), Buffer.from([0xff]), Buffer.from(`{"return": ${m[1]}}\n`)]));
-        } else if (buf.includes("guest-network-get-interfaces")) {
-          buf = "";
-          c.write(`{"return": [{"name": "eth9", "hardware-address": "02:00:00:00:0a:09", "ip-addresses": [{"ip-address": "198.51.100.9", "ip-address-type": "ipv4", "prefix": 24}]}]}\n`);
-        } else if (buf.includes("__org.guestlink")) {
-          buf = "";
-          c.write(`{"error": {"class": "CommandNotFound", "desc": "The command __org.guestlink_guest-network-get-links has not been found"}}\n`);
-        } else if (buf.includes("guest-file-open")) {
-          buf = "";
-          c.write(`{"return": 1000}\n`);
-        } else if (buf.includes("guest-file-read")) {
-          buf = "";
-          const result = JSON.stringify({ v1: { datasource: "DataSourceNoCloud [seed=/dev/sr0][dsmode=net]", errors: ["('scripts_user', RuntimeError('Runparts: 1 failures'))"] } });
-          c.write(`{"return": {"count": ${result.length}, "buf-b64": "${Buffer.from(result).toString("base64")}", "eof": true}}\n`);
-        } else if (buf.includes("guest-file-close")) {
-          buf = "";
-          c.write(`{"return": {}}\n`);
-        }
-      });
-    }).listen(garbageSock));
+    const result = JSON.stringify({ v1: { datasource: "DataSourceNoCloud [seed=/dev/sr0][dsmode=net]", errors: ["('scripts_user', RuntimeError('Runparts: 1 failures'))"] } });
+    servers.push(scriptedAgent(garbageSock, (id) => Buffer.concat([Buffer.from('garbage {"return": 41}\n{"error": {"class": "GenericError", "desc": "stray"}}\n{"ret', "latin1"), delimited(id)]), {
+      "guest-network-get-interfaces": `{"return": [{"name": "eth9", "hardware-address": "02:00:00:00:0a:09", "ip-addresses": [{"ip-address": "198.51.100.9", "ip-address-type": "ipv4", "prefix": 24}]}]}\n`,
+      "__org.guestlink": `{"error": {"class": "CommandNotFound", "desc": "The command __org.guestlink_guest-network-get-links has not been found"}}\n`,
+      "guest-file-open": `{"return": 1000}\n`,
+      "guest-file-read": fileReadAnswer(result),
+      "guest-file-close": `{"return": {}}\n`,
+    }));
     servers.push(createServer(() => { /* accepts, never answers */ }).listen(hungSock));
     await waitForSocket(garbageSock);
     await waitForSocket(hungSock);
@@ -152,21 +134,7 @@ describe("QGA poller", () => {
     const sock = join(work.path, "backlog.sock");
     // What a virtio port delivers when an agent starts after a host polled a booting guest for a
     // while: every queued guest-sync-delimited is answered, oldest first, before ours.
-    servers.push(createServer((c) => {
-      let buf = "";
-      c.on("data", (d) => {
-        buf += d.toString("latin1");
-        const m = /"guest-sync-delimited","arguments":\{"id":(\d+)\}/.exec(buf);
-        if (m) {
-          buf = "";
-          const stale = [111, 222, 333].map((id) => Buffer.concat([Buffer.from([0xff]), Buffer.from(`{"return": ${id}}\n`)]));
-          c.write(Buffer.concat([...stale, Buffer.from([0xff]), Buffer.from(`{"return": ${m[1]}}\n`)]));
-        } else if (buf.includes("guest-ping")) {
-          buf = "";
-          c.write(`{"return": {}}\n`);
-        }
-      });
-    }).listen(sock));
+    servers.push(scriptedAgent(sock, (id) => Buffer.concat([...[111, 222, 333].map(delimited), delimited(id)]), { "guest-ping": `{"return": {}}\n` }));
     await waitForSocket(sock);
     const client = new QgaClient({ path: sock, commandTimeoutMs: 2000 });
     try {
