@@ -108,7 +108,6 @@ export class LeaseTable implements LeaseView {
   }
 }
 
-export { writeFileAtomic } from "../state/durable.ts";
 
 /**
  * A lease table persisted to one JSON file. Concurrent saves coalesce: while one write runs, later

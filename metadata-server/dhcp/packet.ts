@@ -359,12 +359,6 @@ export function ipv4Bytes(list: readonly string[]): Uint8Array {
   list.forEach((ip, i) => writeIpv4(b, i * 4, ip));
   return b;
 }
-export function readIpv4List(b: Uint8Array): string[] | undefined {
-  if (b.length % 4 !== 0) return undefined;
-  const out: string[] = [];
-  for (let i = 0; i < b.length; i += 4) out.push(readIpv4(b, i));
-  return out;
-}
 
 export function textBytes(s: string): Uint8Array {
   return new TextEncoder().encode(s);

@@ -163,7 +163,8 @@ function buildIpv4(net: ResolvedNetwork, site: ResolvedSite, o: PlanOptions): Dh
   const mtu = net.mtu.value >= MIN_DHCP_MTU && net.mtu.value <= 65535 ? net.mtu.value : undefined;
   const networkRoutes = uniqueRoutes(net.routes);
   const reservations: DhcpReservation[] = [];
-  for (const vm of site.vms) collectReservations(vm, net, reservations);
+  const seenMacs = new Set<string>();
+  for (const vm of site.vms) collectReservations(vm, net, reservations, seenMacs);
   reservations.sort((a, b) => (a.mac < b.mac ? -1 : a.mac > b.mac ? 1 : 0));
 
   const offered = [1, 51, 54, 58, 59];
@@ -200,16 +201,19 @@ function collectReservations(
   vm: ResolvedVm,
   net: ResolvedNetwork,
   out: DhcpReservation[],
+  seenMacs: Set<string>,
 ): void {
   for (const iface of vm.interfaces) {
     if (iface.network !== net.name || !iface.ipv4 || iface.ipv4.method !== "dhcp") continue;
     // Bonds, VLANs and bridges carry a member's MAC; the DHCP client runs on the top device, and
     // two reservations for one MAC on one network would be ambiguous, so the first one wins.
-    if (out.some((r) => r.mac === iface.mac.toLowerCase())) continue;
+    const mac = iface.mac.toLowerCase();
+    if (seenMacs.has(mac)) continue;
+    seenMacs.add(mac);
     const routes = uniqueRoutes([...net.routes, ...iface.routes]);
     const router = iface.ipv4.gateway;
     out.push({
-      mac: iface.mac.toLowerCase(),
+      mac,
       address: iface.ipv4.address,
       hostname: vm.hostname,
       fqdn: vm.fqdn || undefined,

@@ -3,7 +3,7 @@
 // their reservation, every configured option is sent whether asked for or not, option 54 is in
 // every reply and option 61 is echoed. Lease changes come back as effects for the edge to apply
 // (and persist) before the reply goes out, so this module never owns state.
-import { parseCidr, parseIpv4, type Cidr } from "../model/addr.ts";
+import { fnv1a, formatIpv4, parseCidr, parseIpv4, type Cidr } from "../model/addr.ts";
 import type { Dhcp4Plan, DhcpReservation, NetworkDhcpPlan } from "./plan.ts";
 import {
   BOOTREPLY, BOOTREQUEST, BROADCAST_FLAG, DHCP_CLIENT_PORT, DHCP_SERVER_PORT, MessageType, Opt,
@@ -125,7 +125,7 @@ export interface ServedNetwork {
   plan: Dhcp4Plan;
   cidr: Cidr;
   byMac: Map<string, CompiledReservation>;
-  reservedAddresses: Map<string, string>;
+  reservedAddresses: Set<string>;
   dynamic?: { start: number; end: number; leaseOptions: EncodeOption[]; informOptions: EncodeOption[] };
 }
 
@@ -163,10 +163,10 @@ export function compileNetwork(plan: NetworkDhcpPlan): ServedNetwork | undefined
   const cidr = parseCidr(p.subnet);
   if ("error" in cidr) return undefined;
   const byMac = new Map<string, CompiledReservation>();
-  const reservedAddresses = new Map<string, string>();
+  const reservedAddresses = new Set<string>();
   for (const r of p.reservations) {
     byMac.set(r.mac, { reservation: r, leaseOptions: configOptions(p, r, true), informOptions: configOptions(p, r, false) });
-    reservedAddresses.set(r.address, r.mac);
+    reservedAddresses.add(r.address);
   }
   let dynamic: ServedNetwork["dynamic"];
   if (p.dynamicRange) {
@@ -291,11 +291,9 @@ function dynamicAddressFor(p: DhcpPacket, client: Client, ctx: HandleContext): s
   const size = net.dynamic.end - net.dynamic.start + 1;
   // Start the scan at a hash of the client so concurrent DISCOVERs from a fresh pool do not all
   // race for the first address.
-  let h = 0x811c9dc5;
-  for (let i = 0; i < client.key.length; i++) h = Math.imul(h ^ client.key.charCodeAt(i), 0x01000193) >>> 0;
+  const h = fnv1a(client.key);
   for (let i = 0; i < size; i++) {
-    const v = net.dynamic.start + ((h + i) % size);
-    const a = `${(v >>> 24) & 255}.${(v >>> 16) & 255}.${(v >>> 8) & 255}.${v & 255}`;
+    const a = formatIpv4(net.dynamic.start + ((h + i) % size));
     if (addressFreeFor(net, a, client, ctx)) return a;
   }
   return undefined;

@@ -145,7 +145,7 @@ export class DhcpService {
   private stopped = false;
   private readonly o: DhcpServiceOptions;
 
-  private constructor(private site: ResolvedSite, options: Partial<DhcpServiceOptions>) {
+  private constructor(site: ResolvedSite, options: Partial<DhcpServiceOptions>) {
     this.o = { ...DEFAULT_DHCP_SERVICE_OPTIONS, ...options };
     this.plan = buildDhcpPlan(site, this.o.plan);
     this.served = this.plan.networks.map(compileNetwork).filter((n): n is ServedNetwork => n !== undefined);
@@ -448,7 +448,6 @@ export class DhcpService {
    */
   reload(site: ResolvedSite, why = "api"): { revision: string; raChanged: string[] } {
     const plan = buildDhcpPlan(site, this.o.plan);
-    this.site = site;
     this.plan = plan;
     this.served = plan.networks.map(compileNetwork).filter((n): n is ServedNetwork => n !== undefined);
     const raChanged: string[] = [];
@@ -475,7 +474,7 @@ export class DhcpService {
   }
 
   get revision(): string {
-    return this.site.revision;
+    return this.plan.revision;
   }
 
   stop(): void {

@@ -11,7 +11,7 @@ import dgram from "node:dgram";
 import { readFileSync } from "node:fs";
 import { networkInterfaces } from "node:os";
 import koffi from "koffi";
-import { formatIpv6, parseIpv6 } from "../model/addr.ts";
+import { ipv6Bytes, readIpv6 } from "../model/addr.ts";
 
 const AF_INET = 2;
 const AF_INET6 = 10;
@@ -105,8 +105,7 @@ function sockaddrIn6(address: string, port: number, scopeId: number): Buffer {
   const b = Buffer.alloc(28);
   b.writeUInt16LE(AF_INET6, 0);
   b.writeUInt16BE(port, 2);
-  const v = parseIpv6(address) ?? 0n;
-  for (let i = 0; i < 16; i++) b[8 + i] = Number((v >> BigInt((15 - i) * 8)) & 0xffn);
+  b.set(ipv6Bytes(address), 8);
   b.writeUInt32LE(scopeId, 24);
   return b;
 }
@@ -270,9 +269,7 @@ export class RawIcmp6Socket {
       getLibc().recvfromAsync(this.fd, buf, buf.length, 0, from, fromLen, (err, n) => {
         if (err) onError(err);
         else if (n > 0 && !this.closed) {
-          let v = 0n;
-          for (let i = 0; i < 16; i++) v = (v << 8n) | BigInt(from[8 + i]!);
-          const source = formatIpv6(v);
+          const source = readIpv6(from, 8);
           try {
             onMessage({ data: Uint8Array.from(buf.subarray(0, n)), source });
           } catch (e) {

@@ -95,22 +95,31 @@ export interface RouteResult { route: string; reply: Reply }
 export const TEXT = { "content-type": "text/plain; charset=utf-8" };
 export const JSON_TYPE = { "content-type": "application/json" };
 
+/** A JSON reply as the operator API writes them: indented, one trailing newline. */
+export const json = (value: unknown, status = 200): Reply => ({ status, headers: JSON_TYPE, body: JSON.stringify(value, null, 2) + "\n" });
+
 export function notFound(denied?: string): Reply {
   return { status: 404, headers: TEXT, body: "Not Found\n", ...(denied ? { denied } : {}) };
 }
 
 export class Router<C> {
-  constructor(private readonly routes: readonly Route<C>[]) {}
+  /** Per route, the methods it answers (GET implies HEAD), worked out once rather than per request. */
+  private readonly allowed: readonly string[][];
+
+  constructor(private readonly routes: readonly Route<C>[]) {
+    this.allowed = routes.map((r) => (r.methods.includes("GET") ? [...r.methods, "HEAD"] : [...r.methods]));
+  }
 
   /** Routes a request on a listener with the given roles; routes of other roles do not exist there. */
   route(roles: readonly ListenerRole[], method: string, target: string | undefined, headers: IncomingHttpHeaders, peer: string | undefined, ctx: C): RouteResult {
     const path = normalisePath(target);
     if (isRejection(path)) return { route: "rejected", reply: { status: 400, headers: TEXT, body: "Bad Request\n", denied: path.reason } };
-    for (const r of this.routes) {
+    for (let i = 0; i < this.routes.length; i++) {
+      const r = this.routes[i]!;
       if (!r.roles.some((role) => roles.includes(role))) continue;
       const params = r.match(path);
       if (!params) continue;
-      const allowed = r.methods.includes("GET") ? [...r.methods, "HEAD"] : [...r.methods];
+      const allowed = this.allowed[i]!;
       if (!allowed.includes(method)) {
         return { route: r.name, reply: { status: 405, headers: { ...TEXT, allow: allowed.join(", ") }, body: "Method Not Allowed\n", denied: "method" } };
       }

@@ -5,10 +5,9 @@
 import type { ResolvedVm } from "../../model/types.ts";
 import type { ServiceContext } from "../context.ts";
 import { METRICS_CONTENT_TYPE } from "../metrics.ts";
-import { JSON_TYPE, pattern, type Reply, type Route, type RouteRequest } from "../router.ts";
+import { json, pattern, type Reply, type Route, type RouteRequest } from "../router.ts";
 import { canonicalAddress } from "../address.ts";
 
-const json = (value: unknown, status = 200): Reply => ({ status, headers: JSON_TYPE, body: JSON.stringify(value, null, 2) + "\n" });
 
 export function isGuestAddress(ctx: ServiceContext, peer: string): boolean {
   return ctx.snapshot?.vmByAddress(peer) !== undefined || ctx.snapshot?.ambiguousAddresses.has(peer) === true;
@@ -19,6 +18,14 @@ export function operatorOnly(req: RouteRequest<ServiceContext>, answer: () => Re
   // An address two VMs claim is still a guest's, even if it identifies neither of them.
   if (peer !== undefined && isGuestAddress(req.ctx, peer)) return { ...json({ error: "forbidden" }, 403), denied: "guest-on-operator-api" };
   return answer();
+}
+
+/** An operator answer that needs the inventory: 503 until one is loaded. */
+export function withSnapshot(req: RouteRequest<ServiceContext>, answer: (snapshot: NonNullable<ServiceContext["snapshot"]>) => Reply): Reply {
+  return operatorOnly(req, () => {
+    const s = req.ctx.snapshot;
+    return s ? answer(s) : json({ error: "no inventory loaded" }, 503);
+  });
 }
 
 export function vmSummary(vm: ResolvedVm, addresses: string[]) {
@@ -66,9 +73,7 @@ export const apiRoutes: Route<ServiceContext>[] = [
     roles: ["operator"],
     match: pattern("v1/vms"),
     handle: (req) =>
-      operatorOnly(req, () => {
-        const s = req.ctx.snapshot;
-        if (!s) return json({ error: "no inventory loaded" }, 503);
+      withSnapshot(req, (s) => {
         return json({ revision: s.revision, vms: s.vms.map((vm) => vmSummary(vm, s.addressesOf(vm))) });
       }),
   },
@@ -78,9 +83,7 @@ export const apiRoutes: Route<ServiceContext>[] = [
     roles: ["operator"],
     match: pattern("v1/vms/:id", { trailingSlash: "forbidden" }),
     handle: (req, { id }) =>
-      operatorOnly(req, () => {
-        const s = req.ctx.snapshot;
-        if (!s) return json({ error: "no inventory loaded" }, 503);
+      withSnapshot(req, (s) => {
         const vm = s.findVm(id!);
         return vm ? json({ revision: s.revision, vm: vmDetail(vm, s.addressesOf(vm)) }) : { ...json({ error: `no VM ${id}` }, 404), denied: "unknown-vm" };
       }),
@@ -91,9 +94,7 @@ export const apiRoutes: Route<ServiceContext>[] = [
     roles: ["operator"],
     match: pattern("v1/networks"),
     handle: (req) =>
-      operatorOnly(req, () => {
-        const s = req.ctx.snapshot;
-        if (!s) return json({ error: "no inventory loaded" }, 503);
+      withSnapshot(req, (s) => {
         return json({
           revision: s.revision,
           networks: s.site.networks.map((n) => ({ ...n, mtu: n.mtu.value, mtuBecause: n.mtu.because })),

@@ -10,18 +10,14 @@
 import { networkDhcpDocument } from "../../dhcp/plan.ts";
 import { renderLibvirtInterfaces } from "../../render/libvirt.ts";
 import type { ServiceContext } from "../context.ts";
-import { JSON_TYPE, pattern, type Reply, type Route, type RouteRequest } from "../router.ts";
+import { json, pattern, type Reply, type Route, type RouteRequest } from "../router.ts";
 import { canonicalAddress } from "../address.ts";
-import { isGuestAddress, operatorOnly } from "./api.ts";
+import { isGuestAddress, operatorOnly, withSnapshot } from "./api.ts";
 import { ec2Routes } from "./ec2.ts";
-
-const json = (value: unknown, status = 200): Reply => ({ status, headers: JSON_TYPE, body: JSON.stringify(value, null, 2) + "\n" });
 
 /** Answers only with a loaded inventory and a reports service; 503 says which is missing. */
 function withSite(req: RouteRequest<ServiceContext>, answer: (ctx: Required<Pick<ServiceContext, "reports">> & { site: NonNullable<ServiceContext["snapshot"]> }) => Reply): Reply {
-  return operatorOnly(req, () => {
-    const s = req.ctx.snapshot;
-    if (!s) return json({ error: "no inventory loaded" }, 503);
+  return withSnapshot(req, (s) => {
     if (!req.ctx.reports) return json({ error: "guest reports are not enabled on this server" }, 503);
     return answer({ reports: req.ctx.reports, site: s });
   });

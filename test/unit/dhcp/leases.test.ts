@@ -2,7 +2,8 @@ import { describe, expect, it } from "vitest";
 import { mkdtempSync, readdirSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { LeaseTable, PersistentLeases, writeFileAtomic } from "../../../metadata-server/dhcp/leases.ts";
+import { LeaseTable, PersistentLeases } from "../../../metadata-server/dhcp/leases.ts";
+import { writeFileAtomic } from "../../../metadata-server/state/durable.ts";
 import type { Lease } from "../../../metadata-server/dhcp/server-logic.ts";
 
 const lease = (address: string, clientKey: string, state: Lease["state"] = "bound", expiresAt = 2000): Lease =>
