@@ -13,7 +13,6 @@ export interface AgentConfig {
   allowRpcs?: string[];
   fsfreezeHook?: string;
   dumpConf: boolean;
-  configFile?: string;
 }
 
 export type CliAction =
@@ -169,7 +168,6 @@ export function parseCommandLine(argv: string[], env: Record<string, string | un
   const config: AgentConfig = {
     method, path, stateDir, pidFile, verbose, retryPath, daemonize, blockRpcs: block, dumpConf,
     ...(logFile ? { logFile } : {}), ...(allow ? { allowRpcs: allow } : {}), ...(fsfreezeHook ? { fsfreezeHook } : {}),
-    ...(cfgText !== undefined ? { configFile: configPath } : {}),
   };
   if (dumpConf) return { kind: "print", text: dumpConfig(config), exitCode: 0 };
   return { kind: "run", config };

@@ -13,6 +13,7 @@ const SCRATCH = Buffer.allocUnsafe(256 * 1024);
  */
 const HELD_PREFIXES = ["/proc/net/", "/sys/class/net/"];
 const MAX_HELD = 64;
+const RETRY = Symbol("retry");
 
 export class FsRoot {
   private readonly held = new Map<string, number>();
@@ -30,8 +31,8 @@ export class FsRoot {
    */
   read(p: string): string | undefined {
     if (this.root === "/" && HELD_PREFIXES.some((pre) => p.startsWith(pre))) {
-      const text = this.readHeld(p);
-      if (text !== undefined) return text;
+      const held = this.readHeld(p);
+      if (held !== RETRY) return held;
     }
     let fd = -1;
     try {
@@ -56,11 +57,17 @@ export class FsRoot {
     }
   }
 
-  /** Reads a held descriptor from offset 0; undefined sends the caller down the ordinary path. */
-  private readHeld(p: string): string | undefined {
+  /**
+   * Reads a held descriptor from offset 0: the text, undefined when the file cannot be read (a
+   * missing file, EINVAL from a down link's speed: asked once, not twice), or RETRY for the
+   * ordinary path (no room to hold more, or a held descriptor went stale, e.g. its link was
+   * deleted and another took its name).
+   */
+  private readHeld(p: string): string | undefined | typeof RETRY {
     let fd = this.held.get(p);
+    const fresh = fd === undefined;
     if (fd === undefined) {
-      if (this.held.size >= MAX_HELD) return undefined;
+      if (this.held.size >= MAX_HELD) return RETRY;
       try {
         fd = openSync(p, "r");
       } catch {
@@ -74,7 +81,7 @@ export class FsRoot {
         const got = readSync(fd, SCRATCH, n, SCRATCH.length - n, n);
         if (got === 0) return SCRATCH.toString("utf8", 0, n);
         n += got;
-        if (n === SCRATCH.length) throw new Error("larger than the scratch buffer");
+        if (n === SCRATCH.length) break;
       }
     } catch {
       this.held.delete(p);
@@ -83,8 +90,12 @@ export class FsRoot {
       } catch {
         // already unusable
       }
-      return undefined;
+      return fresh ? undefined : RETRY;
     }
+    // Larger than the scratch buffer: the ordinary path reads it whole.
+    this.held.delete(p);
+    closeSync(fd);
+    return RETRY;
   }
 
   readBinary(p: string): Buffer | undefined {

@@ -256,8 +256,7 @@ export function collectLinks(fs: FsRoot, source?: OsAddressSource): GuestNetwork
     const master = fs.readlink(`${base}/master`);
     if (master) link.master = basename(master);
     if (cls.type === "vlan") {
-      const vid = ueventValue(fs.read(`/proc/net/vlan/${name}`)?.replace(/ /g, ""), "VID") ??
-        /VID:\s*(\d+)/.exec(fs.read(`/proc/net/vlan/${name}`) ?? "")?.[1];
+      const vid = /VID:\s*(\d+)/.exec(fs.read(`/proc/net/vlan/${name}`) ?? "")?.[1];
       if (vid !== undefined && /^\d+$/.test(vid)) link["vlan-id"] = Number(vid);
     }
     const ips = addrs.get(name);

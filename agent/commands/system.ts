@@ -92,15 +92,7 @@ export const systemCommands = {
   }),
   users: defineCommand<AgentEnv>({
     name: "guest-get-users",
-    run: (_a, ctx) => {
-      let data: Buffer | undefined;
-      try {
-        data = readFileSync(ctx.env.fs.path("/var/run/utmp"));
-      } catch {
-        data = undefined;
-      }
-      return utmpUsers(data);
-    },
+    run: (_a, ctx) => utmpUsers(ctx.env.fs.readBinary("/var/run/utmp")),
   }),
   getVcpus: defineCommand<AgentEnv>({ name: "guest-get-vcpus", run: (_a, ctx) => vcpus(ctx.env.fs) }),
   setVcpus: defineCommand<AgentEnv>({

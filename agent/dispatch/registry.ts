@@ -29,15 +29,13 @@ export function defineCommand<Env>(def: Omit<CommandDef<Env>, "schema"> & { sche
 }
 
 export class CommandRegistry<Env> {
+  /** In registration order (a Map keeps it); guest-info lists commands in reverse of it, as qemu-ga does. */
   private readonly byName = new Map<string, CommandDef<Env>>();
-  /** Registration order; guest-info lists commands in reverse of it, as qemu-ga does. */
-  readonly order: string[] = [];
 
   register(...defs: CommandDef<Env>[]): this {
     for (const d of defs) {
       if (this.byName.has(d.name)) throw new Error(`command ${d.name} registered twice`);
       this.byName.set(d.name, d);
-      this.order.push(d.name);
     }
     return this;
   }
@@ -47,6 +45,6 @@ export class CommandRegistry<Env> {
   }
 
   names(): string[] {
-    return [...this.order];
+    return [...this.byName.keys()];
   }
 }

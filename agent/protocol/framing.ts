@@ -259,9 +259,7 @@ function codepointAt(s: string, pos: number, limit: number): [number, number] {
     p++;
     cp = cp * 64 + (b & 0x3f);
   }
-  if (cp > 0x10ffff || (cp >= 0xfdd0 && cp <= 0xfdef) || (cp & 0xfffe) === 0xfffe || (cp >= 0xd800 && cp <= 0xdfff)) {
-    return [-1, p];
-  }
+  if (!isValidCodepoint(cp)) return [-1, p];
   if (cp < MIN_CP[len - 2]! && !(cp === 0 && len === 2)) return [-1, p];
   return [cp, p];
 }

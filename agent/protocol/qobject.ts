@@ -174,15 +174,3 @@ export function toQemuJson(v: unknown): string {
   }
   return out + "}";
 }
-
-/** Convert a parsed wire value to plain JSON-compatible JS (Maps to objects, QFloat to number) for callers. */
-export function toPlain(v: QValue): unknown {
-  if (v instanceof Map) {
-    const o: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
-    for (const [k, val] of v) o[k] = toPlain(val);
-    return o;
-  }
-  if (Array.isArray(v)) return v.map(toPlain);
-  if (v instanceof QFloat) return v.value;
-  return v;
-}

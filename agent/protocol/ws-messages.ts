@@ -72,7 +72,3 @@ export const ErrorMessage = z.strictObject({
 export const ServerToAgent = z.discriminatedUnion("type", [WelcomeMessage, AckMessage, QgaRequestMessage, ErrorMessage]);
 export type ServerToAgent = z.infer<typeof ServerToAgent>;
 
-/** Backwards-compatible name for the envelope: any message either way. */
-export const WsMessage = z.union([AgentToServer, ServerToAgent]);
-export type WsMessage = z.infer<typeof WsMessage>;
-export const WsMessageType = z.enum(["hello", "report", "heartbeat", "qga-request", "qga-response", "welcome", "ack", "error"]);
