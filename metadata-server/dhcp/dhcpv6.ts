@@ -5,6 +5,7 @@
 // REQUEST/RENEW/REBIND -> REPLY with the IA_NA, CONFIRM, RELEASE and DECLINE -> REPLY with a
 // status. DHCPv6 carries no MTU, router or prefix length: those always come from the RA.
 // Relay messages are not supported and are dropped.
+import { concatBytes, dnsWireNames, macBytes, macText, writeU32 } from "./bytes.ts";
 import { ipv6Bytes, parseIpv6, readIpv6 } from "../model/addr.ts";
 import type { Ipv6Plan } from "./plan.ts";
 
@@ -51,7 +52,6 @@ export type Dhcp6Outcome =
   | { kind: "drop"; reason: Dhcp6DropReason; detail?: string };
 
 function put16(b: Uint8Array, at: number, v: number): void { b[at] = (v >>> 8) & 255; b[at + 1] = v & 255; }
-function put32(b: Uint8Array, at: number, v: number): void { b[at] = (v >>> 24) & 255; b[at + 1] = (v >>> 16) & 255; b[at + 2] = (v >>> 8) & 255; b[at + 3] = v & 255; }
 function get16(b: Uint8Array, at: number): number { return (b[at]! << 8) | b[at + 1]!; }
 
 function parseOptions(b: Uint8Array, from: number, to: number): { code: number; data: Uint8Array }[] | undefined {
@@ -86,16 +86,9 @@ export function option6(code: number, data: Uint8Array): Uint8Array {
   return b;
 }
 
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) { out.set(p, at); at += p.length; }
-  return out;
-}
-
 export function encodeDhcp6(type: number, transactionId: number, options: Uint8Array[]): Uint8Array {
   const head = Uint8Array.of(type, (transactionId >>> 16) & 255, (transactionId >>> 8) & 255, transactionId & 255);
-  return concat([head, ...options]);
+  return concatBytes([head, ...options]);
 }
 
 
@@ -104,11 +97,9 @@ export function duidLl(mac: string): Uint8Array {
   const b = new Uint8Array(10);
   put16(b, 0, 3);
   put16(b, 2, 1);
-  mac.split(":").forEach((h, i) => { b[4 + i] = parseInt(h, 16); });
+  b.set(macBytes(mac).subarray(0, 6), 4);
   return b;
 }
-
-const hexMac = (b: Uint8Array) => Array.from(b, (x) => x.toString(16).padStart(2, "0")).join(":");
 
 /**
  * The client's MAC: from a DUID-LLT or DUID-LL with an Ethernet address, else from a modified
@@ -119,8 +110,8 @@ export function clientMac(clientId: Uint8Array | undefined, source: string | und
   if (clientId && clientId.length >= 4) {
     const type = get16(clientId, 0);
     const hw = get16(clientId, 2);
-    if (type === 1 && hw === 1 && clientId.length === 14) return hexMac(clientId.subarray(8, 14));
-    if (type === 3 && hw === 1 && clientId.length === 10) return hexMac(clientId.subarray(4, 10));
+    if (type === 1 && hw === 1 && clientId.length === 14) return macText(clientId.subarray(8, 14));
+    if (type === 3 && hw === 1 && clientId.length === 10) return macText(clientId.subarray(4, 10));
   }
   const v = source ? parseIpv6(source.split("%")[0]!) : undefined;
   if (v !== undefined && (v >> 64n) === 0xfe80000000000000n && ((v >> 24n) & 0xffffn) === 0xfffen) {
@@ -130,23 +121,11 @@ export function clientMac(clientId: Uint8Array | undefined, source: string | und
     b[0] = (top >> 16) & 255; b[1] = (top >> 8) & 255; b[2] = top & 255;
     const low = Number(iid & 0xffffffn);
     b[3] = (low >> 16) & 255; b[4] = (low >> 8) & 255; b[5] = low & 255;
-    return hexMac(b);
+    return macText(b);
   }
   return undefined;
 }
 
-function domainList(domains: readonly string[]): Uint8Array {
-  const out: number[] = [];
-  for (const d of domains) {
-    for (const label of d.replace(/\.$/, "").split(".")) {
-      if (!label) continue;
-      const bytes = new TextEncoder().encode(label);
-      out.push(bytes.length, ...bytes);
-    }
-    out.push(0);
-  }
-  return Uint8Array.from(out);
-}
 
 function status(code: number, message: string): Uint8Array {
   const text = new TextEncoder().encode(message);
@@ -183,8 +162,8 @@ export function handleDhcp6(bytes: Uint8Array, ctx: Dhcp6Context): Dhcp6Outcome 
 
   const common: Uint8Array[] = [option6(Opt6.SERVERID, ctx.serverDuid)];
   if (clientId) common.push(option6(Opt6.CLIENTID, clientId));
-  if (d6.dnsServers.length) common.push(option6(Opt6.DNS_SERVERS, concat(d6.dnsServers.map(ipv6Bytes))));
-  if (d6.domainSearch.length) common.push(option6(Opt6.DOMAIN_LIST, domainList(d6.domainSearch)));
+  if (d6.dnsServers.length) common.push(option6(Opt6.DNS_SERVERS, concatBytes(d6.dnsServers.map(ipv6Bytes))));
+  if (d6.domainSearch.length) common.push(option6(Opt6.DOMAIN_LIST, dnsWireNames(d6.domainSearch)));
 
   switch (m.type) {
     case Msg6.ADVERTISE: case Msg6.REPLY: case Msg6.RECONFIGURE:
@@ -192,7 +171,7 @@ export function handleDhcp6(bytes: Uint8Array, ctx: Dhcp6Context): Dhcp6Outcome 
     case Msg6.INFORMATION_REQUEST: {
       if (serverId && !equalBytes(serverId, ctx.serverDuid)) return { kind: "drop", reason: "other-server" };
       const refresh = new Uint8Array(4);
-      put32(refresh, 0, o.informationRefreshTime);
+      writeU32(refresh, 0, o.informationRefreshTime);
       return { kind: "reply", type: Msg6.REPLY, bytes: encodeDhcp6(Msg6.REPLY, m.transactionId, [...common, option6(Opt6.INFORMATION_REFRESH_TIME, refresh)]) };
     }
   }
@@ -213,18 +192,18 @@ export function handleDhcp6(bytes: Uint8Array, ctx: Dhcp6Context): Dhcp6Outcome 
   const iaReply = (ia: Uint8Array, withAddress: boolean, st?: Uint8Array): Uint8Array => {
     const head = new Uint8Array(12);
     head.set(ia.subarray(0, 4), 0); // IAID
-    put32(head, 4, withAddress ? t1 : 0);
-    put32(head, 8, withAddress ? t2 : 0);
+    writeU32(head, 4, withAddress ? t1 : 0);
+    writeU32(head, 8, withAddress ? t2 : 0);
     const inner: Uint8Array[] = [];
     if (withAddress && reservation) {
       const a = new Uint8Array(24);
       a.set(ipv6Bytes(reservation.address), 0);
-      put32(a, 16, leaseTime);
-      put32(a, 20, leaseTime);
+      writeU32(a, 16, leaseTime);
+      writeU32(a, 20, leaseTime);
       inner.push(option6(Opt6.IAADDR, a));
     }
     if (st) inner.push(st);
-    return option6(Opt6.IA_NA, concat([head, ...inner]));
+    return option6(Opt6.IA_NA, concatBytes([head, ...inner]));
   };
   const reply = (type: number, extra: Uint8Array[]): Dhcp6Outcome => ({
     kind: "reply", type, bytes: encodeDhcp6(type, m.transactionId, [...common, ...extra]), mac, address: reservation?.address,

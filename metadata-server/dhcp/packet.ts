@@ -2,6 +2,7 @@
 // option 121, RFC 3397 option 119). Pure: bytes in, typed values out. decodeDhcp never throws on
 // arbitrary input; every way a datagram can be malformed maps to one stable error code, so the
 // service can count drops per cause.
+import { macText, readU32, writeU32 } from "./bytes.ts";
 import { formatIpv4, parseIpv4 } from "../model/addr.ts";
 
 export const DHCP_SERVER_PORT = 67;
@@ -130,10 +131,6 @@ function fail(code: DecodeErrorCode, detail: string): DecodeResult {
 
 function readIpv4(buf: Uint8Array, at: number): string {
   return `${buf[at]}.${buf[at + 1]}.${buf[at + 2]}.${buf[at + 3]}`;
-}
-
-function readU32(buf: Uint8Array, at: number): number {
-  return ((buf[at]! << 24) | (buf[at + 1]! << 16) | (buf[at + 2]! << 8) | buf[at + 3]!) >>> 0;
 }
 
 export function decodeDhcp(buf: Uint8Array, limits: DecodeLimits = DEFAULT_DECODE_LIMITS): DecodeResult {
@@ -327,13 +324,6 @@ export function encodeDhcp(p: EncodePacket, minLength = MIN_BOOTP_LENGTH): Uint8
   return buf;
 }
 
-function writeU32(buf: Uint8Array, at: number, v: number): void {
-  buf[at] = (v >>> 24) & 255;
-  buf[at + 1] = (v >>> 16) & 255;
-  buf[at + 2] = (v >>> 8) & 255;
-  buf[at + 3] = v & 255;
-}
-
 // ---------------------------------------------------------------- option value codecs
 
 export function u8(v: number): Uint8Array {
@@ -365,9 +355,7 @@ export function textBytes(s: string): Uint8Array {
 }
 
 export function macFromChaddr(chaddr: Uint8Array, hlen = 6): string {
-  const parts: string[] = [];
-  for (let i = 0; i < hlen && i < chaddr.length; i++) parts.push(chaddr[i]!.toString(16).padStart(2, "0"));
-  return parts.join(":");
+  return macText(chaddr.subarray(0, hlen));
 }
 
 export function chaddrFromMac(mac: string): Uint8Array {

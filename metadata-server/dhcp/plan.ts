@@ -297,8 +297,20 @@ export function buildDhcpPlan(site: ResolvedSite, options: Partial<PlanOptions> 
  * site has no network of that name (the HTTP layer answers 404). Validated against the schema so
  * the wire contract cannot drift from the types.
  */
+/** Documents already built for a site revision (default options only): the plan walks every VM. */
+const documents = new WeakMap<ResolvedSite, Map<string, NetworkDhcpPlan>>();
+
 export function networkDhcpDocument(site: ResolvedSite, networkName: string, options: Partial<PlanOptions> = {}): NetworkDhcpPlan | undefined {
+  const cacheable = Object.keys(options).length === 0;
+  const cached = cacheable ? documents.get(site)?.get(networkName) : undefined;
+  if (cached) return cached;
   const net = site.networks.find((n) => n.name === networkName);
   if (!net) return undefined;
-  return NetworkDhcpPlanSchema.parse(JSON.parse(JSON.stringify(planNetwork(net, site, options))));
+  const doc = NetworkDhcpPlanSchema.parse(JSON.parse(JSON.stringify(planNetwork(net, site, options))));
+  if (cacheable) {
+    let bySite = documents.get(site);
+    if (!bySite) documents.set(site, (bySite = new Map()));
+    bySite.set(networkName, doc);
+  }
+  return doc;
 }

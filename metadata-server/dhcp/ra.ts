@@ -1,6 +1,7 @@
 // IPv6 Router Advertisement / Router Solicitation messages (RFC 4861 4.1, 4.2, 4.6; RFC 8106
 // RDNSS and DNSSL). Pure: the ICMPv6 body only; the kernel fills the checksum on raw ICMPv6
 // sockets and the IPv6 header (hop limit 255, link-local source) is set by ra socket options.
+import { concatBytes, dnsWireNames, macBytes, macText, readU32, writeU32 } from "./bytes.ts";
 import { ipv6Bytes, readIpv6 } from "../model/addr.ts";
 import { MIN_IPV6_MTU, type RaPlan } from "./plan.ts";
 
@@ -30,15 +31,6 @@ export interface RaMessage {
 
 export type NdDecodeError = { error: "short" | "wrong-type" | "bad-code" | "bad-option" | "bad-field"; detail: string };
 
-function put32(b: Uint8Array, at: number, v: number): void {
-  b[at] = (v >>> 24) & 255; b[at + 1] = (v >>> 16) & 255; b[at + 2] = (v >>> 8) & 255; b[at + 3] = v & 255;
-}
-function get32(b: Uint8Array, at: number): number {
-  return ((b[at]! << 24) | (b[at + 1]! << 16) | (b[at + 2]! << 8) | b[at + 3]!) >>> 0;
-}
-function macBytes(mac: string): Uint8Array {
-  return Uint8Array.from(mac.split(":").map((h) => parseInt(h, 16)));
-}
 
 /** An option padded to a multiple of 8 bytes; the length byte counts 8-byte units. */
 function ndOption(type: number, body: Uint8Array): Uint8Array {
@@ -50,16 +42,6 @@ function ndOption(type: number, body: Uint8Array): Uint8Array {
   return b;
 }
 
-function dnsName(domain: string): number[] {
-  const out: number[] = [];
-  for (const label of domain.replace(/\.$/, "").split(".")) {
-    if (!label) continue;
-    const bytes = new TextEncoder().encode(label);
-    out.push(bytes.length, ...bytes);
-  }
-  out.push(0);
-  return out;
-}
 
 export interface EncodeRaOptions {
   /** The sender's MAC for the source link-layer address option (lets hosts skip a neighbor solicitation). */
@@ -83,36 +65,32 @@ export function encodeRa(plan: RaPlan, opts: EncodeRaOptions = {}): Uint8Array {
   // Hosts ignore an MTU below the IPv6 minimum (RFC 4861 6.3.4); never announce one.
   if (plan.mtu !== undefined && plan.mtu >= MIN_IPV6_MTU) {
     const body = new Uint8Array(6);
-    put32(body, 2, plan.mtu);
+    writeU32(body, 2, plan.mtu);
     parts.push(ndOption(ND_OPT_MTU, body));
   }
   for (const p of plan.prefixes) {
     const body = new Uint8Array(30);
     body[0] = p.prefixLength;
     body[1] = (p.onLink ? 0x80 : 0) | (p.autonomous ? 0x40 : 0);
-    put32(body, 2, p.validLifetime);
-    put32(body, 6, p.preferredLifetime);
+    writeU32(body, 2, p.validLifetime);
+    writeU32(body, 6, p.preferredLifetime);
     body.set(ipv6Bytes(p.prefix), 14);
     parts.push(ndOption(ND_OPT_PREFIX_INFO, body));
   }
   if (plan.rdnss.length) {
     const body = new Uint8Array(6 + 16 * plan.rdnss.length);
-    put32(body, 2, plan.dnsLifetime);
+    writeU32(body, 2, plan.dnsLifetime);
     plan.rdnss.forEach((s, i) => body.set(ipv6Bytes(s), 6 + 16 * i));
     parts.push(ndOption(ND_OPT_RDNSS, body));
   }
   if (plan.dnssl.length) {
-    const names = plan.dnssl.flatMap(dnsName);
+    const names = dnsWireNames(plan.dnssl);
     const body = new Uint8Array(6 + names.length);
-    put32(body, 2, plan.dnsLifetime);
+    writeU32(body, 2, plan.dnsLifetime);
     body.set(names, 6);
     parts.push(ndOption(ND_OPT_DNSSL, body));
   }
-  const total = parts.reduce((n, p) => n + p.length, 0);
-  const out = new Uint8Array(total);
-  let at = 0;
-  for (const p of parts) { out.set(p, at); at += p.length; }
-  return out;
+  return concatBytes(parts);
 }
 
 function walkOptions(b: Uint8Array, from: number, visit: (type: number, body: Uint8Array) => NdDecodeError | undefined): NdDecodeError | undefined {
@@ -136,30 +114,30 @@ export function decodeRa(b: Uint8Array): RaMessage | NdDecodeError {
   if (b[1] !== 0) return { error: "bad-code", detail: `code ${b[1]}` };
   const ra: RaMessage = {
     curHopLimit: b[4]!, managed: (b[5]! & 0x80) !== 0, other: (b[5]! & 0x40) !== 0,
-    routerLifetime: (b[6]! << 8) | b[7]!, reachableTime: get32(b, 8), retransTimer: get32(b, 12),
+    routerLifetime: (b[6]! << 8) | b[7]!, reachableTime: readU32(b, 8), retransTimer: readU32(b, 12),
     prefixes: [], rdnss: [], dnssl: [],
   };
   const err = walkOptions(b, 16, (type, body) => {
     switch (type) {
       case ND_OPT_SOURCE_LLADDR:
-        ra.sourceMac = Array.from(body.subarray(0, 6), (x) => x.toString(16).padStart(2, "0")).join(":");
+        ra.sourceMac = macText(body.subarray(0, 6));
         return undefined;
       case ND_OPT_MTU:
         if (body.length !== 6) return { error: "bad-field", detail: "MTU option length" };
-        ra.mtu = get32(body, 2);
+        ra.mtu = readU32(body, 2);
         return undefined;
       case ND_OPT_PREFIX_INFO:
         if (body.length !== 30) return { error: "bad-field", detail: "prefix option length" };
         ra.prefixes.push({
           prefixLength: body[0]!, onLink: (body[1]! & 0x80) !== 0, autonomous: (body[1]! & 0x40) !== 0,
-          validLifetime: get32(body, 2), preferredLifetime: get32(body, 6), prefix: readIpv6(body, 14),
+          validLifetime: readU32(body, 2), preferredLifetime: readU32(body, 6), prefix: readIpv6(body, 14),
         });
         return undefined;
       case ND_OPT_RDNSS: {
         if (body.length < 22 || (body.length - 6) % 16 !== 0) return { error: "bad-field", detail: "RDNSS length" };
         const servers: string[] = [];
         for (let i = 6; i < body.length; i += 16) servers.push(readIpv6(body, i));
-        ra.rdnss.push({ lifetime: get32(body, 2), servers });
+        ra.rdnss.push({ lifetime: readU32(body, 2), servers });
         return undefined;
       }
       case ND_OPT_DNSSL: {
@@ -180,7 +158,7 @@ export function decodeRa(b: Uint8Array): RaMessage | NdDecodeError {
           at += 1 + len;
         }
         if (labels.length) return { error: "bad-field", detail: "DNSSL name not terminated" };
-        ra.dnssl.push({ lifetime: get32(body, 2), domains });
+        ra.dnssl.push({ lifetime: readU32(body, 2), domains });
         return undefined;
       }
       default:
@@ -202,7 +180,7 @@ export function decodeRs(b: Uint8Array): RsMessage | NdDecodeError {
   const rs: RsMessage = {};
   const err = walkOptions(b, 8, (type, body) => {
     if (type === ND_OPT_SOURCE_LLADDR && body.length >= 6) {
-      rs.sourceMac = Array.from(body.subarray(0, 6), (x) => x.toString(16).padStart(2, "0")).join(":");
+      rs.sourceMac = macText(body.subarray(0, 6));
     }
     return undefined;
   });

@@ -131,6 +131,7 @@ interface Binding {
   pendingSolicited?: NodeJS.Timeout;
   rogueSeen: Map<string, number>;
   addressCache?: { at: number; network: ServedNetwork | undefined; serverId: string | undefined };
+  duidCache?: { at: number; duid: Uint8Array | undefined };
   lastMalformedLog: number;
 }
 
@@ -231,11 +232,20 @@ export class DhcpService {
     }
   }
 
+  /** The server's DUID-LL on this link, re-read from sysfs no more often than the IPv4 address is. */
+  private serverDuidFor(b: Binding): Uint8Array | undefined {
+    const now = this.o.now();
+    if (b.duidCache && now - b.duidCache.at < this.o.addressRefreshMs) return b.duidCache.duid;
+    const mac = interfaceMac(b.ifname);
+    b.duidCache = { at: now, duid: mac ? duidLl(mac) : undefined };
+    return b.duidCache.duid;
+  }
+
   private onDhcp6(b: Binding, msg: Buffer, from: string, port: number): void {
     this.count("dhcp6.received");
-    const mac = interfaceMac(b.ifname);
-    if (!mac) return;
-    const outcome = handleDhcp6(msg, { network: b.network, plan: this.networkPlan(b.network)?.ipv6, serverDuid: duidLl(mac), source: from });
+    const serverDuid = this.serverDuidFor(b);
+    if (!serverDuid) return;
+    const outcome = handleDhcp6(msg, { network: b.network, plan: this.networkPlan(b.network)?.ipv6, serverDuid, source: from });
     if (outcome.kind === "drop") {
       this.count(`dhcp6.drop.${outcome.reason}`);
       if (DHCP6_MALFORMED.has(outcome.reason)) this.count("malformed");
