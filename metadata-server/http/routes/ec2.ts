@@ -8,6 +8,7 @@ import { checkImdsToken, IMDS_TOKEN_TTL_MAX, IMDS_TOKEN_TTL_MIN, mintImdsToken }
 import type { ServiceContext } from "../context.ts";
 import { NO_STORE } from "../context.ts";
 import { hasUntrustedForwarding, identify } from "../identify.ts";
+import { withVm, type IdentifiedVm } from "./by-source.ts";
 import { notFound, pattern, TEXT, type NormalisedPath, type Reply, type Route, type RouteRequest } from "../router.ts";
 
 export const TOKEN_HEADER = "x-aws-ec2-metadata-token";
@@ -39,17 +40,17 @@ function versioned(rest: string[], trailing: "any" | "forbidden" = "any") {
 }
 
 /** Identifies the VM and applies the IMDSv2 rules before answering. */
-function withVm(req: RouteRequest<ServiceContext>, answer: (vm: NonNullable<ReturnType<typeof identify>["vm"]>) => Reply): Reply {
-  const who = identify(req.ctx.snapshot, req.peer, req.headers, req.ctx.identify);
-  if (!who.vm) return { ...notFound(who.reason), status: who.status };
-  const token = req.headers[TOKEN_HEADER];
-  if (typeof token === "string") {
-    const check = checkImdsToken(req.ctx.secret, who.vm.id, token, req.ctx.now);
-    if (check !== "valid") return unauthorized(`token-${check}`);
-  } else if (token !== undefined || req.ctx.ec2.requireToken) {
-    return unauthorized("token-required");
-  }
-  return { ...answer(who.vm), vm: who.vm.name };
+function withTokenCheckedVm(req: RouteRequest<ServiceContext>, answer: (vm: IdentifiedVm) => Reply): Reply {
+  return withVm(req, (vm) => {
+    const token = req.headers[TOKEN_HEADER];
+    if (typeof token === "string") {
+      const check = checkImdsToken(req.ctx.secret, vm.id, token, req.ctx.now);
+      if (check !== "valid") return unauthorized(`token-${check}`);
+    } else if (token !== undefined || req.ctx.ec2.requireToken) {
+      return unauthorized("token-required");
+    }
+    return answer(vm);
+  });
 }
 
 export const ec2Routes: Route<ServiceContext>[] = [
@@ -80,14 +81,14 @@ export const ec2Routes: Route<ServiceContext>[] = [
     methods: ["GET"],
     roles: ["guest"],
     match: (p) => (p.segments.length === 0 ? {} : undefined),
-    handle: (req) => withVm(req, () => ({ status: 200, headers: TEXT, body: VERSION_LIST })),
+    handle: (req) => withTokenCheckedVm(req, () => ({ status: 200, headers: TEXT, body: VERSION_LIST })),
   },
   {
     name: "ec2_version",
     methods: ["GET"],
     roles: ["guest"],
     match: versioned([]),
-    handle: (req) => withVm(req, () => ({ status: 200, headers: TEXT, body: "meta-data/\nuser-data" })),
+    handle: (req) => withTokenCheckedVm(req, () => ({ status: 200, headers: TEXT, body: "meta-data/\nuser-data" })),
   },
   {
     name: "ec2_user_data",
@@ -95,7 +96,7 @@ export const ec2Routes: Route<ServiceContext>[] = [
     roles: ["guest"],
     match: versioned(["user-data"], "forbidden"),
     handle: (req) =>
-      withVm(req, (vm) => {
+      withTokenCheckedVm(req, (vm) => {
         // EC2 answers 404 when an instance has no user data; cloud-init treats that as "none".
         const body = req.ctx.snapshot!.openstack(vm, "user_data");
         return body.length ? { status: 200, headers: HEADERS, body } : notFound("no-user-data");
@@ -107,7 +108,7 @@ export const ec2Routes: Route<ServiceContext>[] = [
     roles: ["guest"],
     match: versioned(["meta-data"]),
     handle: (req, { path }) =>
-      withVm(req, (vm) => {
+      withTokenCheckedVm(req, (vm) => {
         const body = req.ctx.snapshot!.ec2Text(vm, path!, ec2Lookup);
         return body ? { status: 200, headers: HEADERS, body } : notFound("unknown-metadata-path");
       }),

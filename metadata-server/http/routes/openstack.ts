@@ -5,7 +5,7 @@ import { OPENSTACK_VERSIONS } from "../../render/configdrive.ts";
 import { OPENSTACK_DOCUMENTS, type OpenStackDocument } from "../../site-store.ts";
 import type { ServiceContext } from "../context.ts";
 import { NO_STORE } from "../context.ts";
-import { identify } from "../identify.ts";
+import { withVm } from "./by-source.ts";
 import { JSON_TYPE, notFound, pattern, TEXT, type Reply, type RouteRequest, type Route } from "../router.ts";
 
 const VERSIONS: ReadonlySet<string> = new Set([...OPENSTACK_VERSIONS, "latest"]);
@@ -14,11 +14,6 @@ const VERSION_LIST = [...OPENSTACK_VERSIONS, "latest"].join("\n");
 const DOC_LIST = OPENSTACK_DOCUMENTS.join("\n");
 
 /** Every OpenStack answer, even the version list, needs a known VM: unknown sources learn nothing. */
-function withVm(req: RouteRequest<ServiceContext>, answer: (vm: NonNullable<ReturnType<typeof identify>["vm"]>) => Reply): Reply {
-  const who = identify(req.ctx.snapshot, req.peer, req.headers, req.ctx.identify);
-  if (!who.vm) return { ...notFound(who.reason), status: who.status };
-  return { ...answer(who.vm), vm: who.vm.name };
-}
 
 export const openstackRoutes: Route<ServiceContext>[] = [
   {
