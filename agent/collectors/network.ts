@@ -227,26 +227,45 @@ export function classifyLink(fs: FsRoot, name: string): { type: LinkType; driver
   return withDriver({ type: "other" as const });
 }
 
-export function collectLinks(fs: FsRoot, source?: OsAddressSource): GuestNetworkLink[] {
+/** What a link is doing: the part of the extension's answer the WebSocket reporter sends every few seconds. */
+export type LinkState = Pick<GuestNetworkLink, "name" | "hardware-address" | "operstate" | "mtu" | "ipv6-mtu" | "carrier" | "ip-addresses">;
+
+export function collectLinkStates(fs: FsRoot, source?: OsAddressSource): LinkState[] {
   const addrs = addressesByLink(fs, source);
   return linkNames(fs).map((name) => {
     const base = `/sys/class/net/${name}`;
-    const cls = classifyLink(fs, name);
     const operRaw = fs.readTrim(`${base}/operstate`) ?? "unknown";
-    const link: GuestNetworkLink = {
+    const link: LinkState = {
       name,
       "hardware-address": hardwareAddress(fs, name),
       operstate: OPERSTATES.has(operRaw) ? operRaw : "unknown",
       mtu: Number(fs.readTrim(`${base}/mtu`) ?? "0"),
-      type: cls.type,
     };
     // With disable_ipv6=1 the kernel keeps the last IPv6 MTU in the file; it no longer means anything.
     const ipv6Off = fs.readTrim(`/proc/sys/net/ipv6/conf/${name}/disable_ipv6`) === "1";
     const ipv6Mtu = ipv6Off ? NaN : Number(fs.readTrim(`/proc/sys/net/ipv6/conf/${name}/mtu`));
     if (Number.isInteger(ipv6Mtu) && ipv6Mtu > 0 && ipv6Mtu !== link.mtu) link["ipv6-mtu"] = ipv6Mtu;
-    // carrier, speed and duplex read EINVAL while a link is down: then they are simply absent.
+    // carrier (and speed and duplex below) read EINVAL while a link is down: then they are simply absent.
     const carrier = fs.readTrim(`${base}/carrier`);
     if (carrier === "0" || carrier === "1") link.carrier = carrier === "1";
+    const ips = addrs.get(name);
+    if (ips?.length) link["ip-addresses"] = ips;
+    return link;
+  });
+}
+
+/** The extension command's answer: each link's state plus what kind of link it is (sysfs classification). */
+export function collectLinks(fs: FsRoot, source?: OsAddressSource): GuestNetworkLink[] {
+  return collectLinkStates(fs, source).map((state) => {
+    const { name } = state;
+    const base = `/sys/class/net/${name}`;
+    const cls = classifyLink(fs, name);
+    // Field order as the extension has always answered it.
+    const link: GuestNetworkLink = {
+      name, "hardware-address": state["hardware-address"], operstate: state.operstate, mtu: state.mtu, type: cls.type,
+    };
+    if (state["ipv6-mtu"] !== undefined) link["ipv6-mtu"] = state["ipv6-mtu"];
+    if (state.carrier !== undefined) link.carrier = state.carrier;
     const speed = Number(fs.readTrim(`${base}/speed`));
     if (Number.isInteger(speed) && speed >= 0) link.speed = speed;
     const duplex = fs.readTrim(`${base}/duplex`);
@@ -257,10 +276,9 @@ export function collectLinks(fs: FsRoot, source?: OsAddressSource): GuestNetwork
     if (master) link.master = basename(master);
     if (cls.type === "vlan") {
       const vid = /VID:\s*(\d+)/.exec(fs.read(`/proc/net/vlan/${name}`) ?? "")?.[1];
-      if (vid !== undefined && /^\d+$/.test(vid)) link["vlan-id"] = Number(vid);
+      if (vid !== undefined) link["vlan-id"] = Number(vid);
     }
-    const ips = addrs.get(name);
-    if (ips?.length) link["ip-addresses"] = ips;
+    if (state["ip-addresses"]) link["ip-addresses"] = state["ip-addresses"];
     return link;
   });
 }

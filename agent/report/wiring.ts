@@ -3,7 +3,7 @@
 // is exactly qemu-ga: it opens no network connection at all.
 import type { Dispatcher } from "../dispatch/dispatcher.ts";
 import type { FsRoot } from "../collectors/fsroot.ts";
-import { collectLinks } from "../collectors/network.ts";
+import { collectLinkStates } from "../collectors/network.ts";
 import { JsonMessageStream } from "../protocol/framing.ts";
 import type { ReportedInterface } from "../protocol/ws-messages.ts";
 import { Reporter } from "./reporter.ts";
@@ -35,10 +35,10 @@ export function parseReportConfig(text: string): ReportConfig | string {
   return o as unknown as ReportConfig;
 }
 
-/** The extension's view of the links, in the report's shape (loopback and MAC-less links left out). */
+/** The links' state in the report's shape (loopback and MAC-less links left out); no per-link classification. */
 export function reportedInterfaces(fs: FsRoot): ReportedInterface[] {
   const out: ReportedInterface[] = [];
-  for (const l of collectLinks(fs)) {
+  for (const l of collectLinkStates(fs)) {
     const mac = (l["hardware-address"] ?? "").toLowerCase();
     if (!/^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/.test(mac) || mac === "00:00:00:00:00:00") continue;
     out.push({
