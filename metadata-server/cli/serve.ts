@@ -58,6 +58,7 @@ const LimitsSchema = z.object({
   requestTimeoutMs: z.number().int().min(100),
   keepAliveTimeoutMs: z.number().int().min(0),
   maxConnections: z.number().int().min(1),
+  acceptsPerTurn: z.number().int().min(1).max(256),
   maxBodyBytes: z.number().int().min(0),
   shutdownGraceMs: z.number().int().min(0),
   timeoutCheckIntervalMs: z.number().int().min(10),

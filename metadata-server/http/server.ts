@@ -2,8 +2,9 @@
 // and graceful shutdown. Everything a handler decides comes back as a value; this file alone
 // touches sockets.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import type { AddressInfo, Socket } from "node:net";
+import type { AddressInfo, Server as NetServer, Socket } from "node:net";
 import type { SiteStore } from "../site-store.ts";
+import { addAcceptors } from "./acceptors.ts";
 import { DEFAULT_EC2_OPTIONS, DEFAULT_NOCLOUD_OPTIONS, type Ec2Options, type NoCloudOptions, type ServiceContext } from "./context.ts";
 import type { IdentifyConfig } from "./identify.ts";
 import type { Logger } from "./log.ts";
@@ -27,6 +28,12 @@ export interface HttpLimits {
   keepAliveTimeoutMs: number;
   /** Open connections per listener; beyond it new connections are closed at once. */
   maxConnections: number;
+  /**
+   * Connections each listener accepts per event-loop turn at most. libuv accepts one per turn
+   * and listen descriptor; a busy turn takes milliseconds, so a burst of guests would wait in
+   * the accept queue (see acceptors.ts). Each unit above 1 costs one descriptor per listener.
+   */
+  acceptsPerTurn: number;
   /** Largest request body accepted; no route reads a body, so anything larger gets 413. */
   maxBodyBytes: number;
   /** On SIGTERM, how long in-flight requests may take before their connections are cut. */
@@ -41,6 +48,7 @@ export const DEFAULT_HTTP_LIMITS: HttpLimits = {
   requestTimeoutMs: 30_000,
   keepAliveTimeoutMs: 5_000,
   maxConnections: 8192,
+  acceptsPerTurn: 64,
   maxBodyBytes: 1024,
   shutdownGraceMs: 10_000,
   timeoutCheckIntervalMs: 1_000,
@@ -77,6 +85,8 @@ export class MetadataService {
   readonly limits: HttpLimits;
   private readonly router = new Router(ROUTES);
   private readonly servers: Server[] = [];
+  /** Extra accepting handles on the servers' listening sockets; closed with them. */
+  private readonly acceptors: NetServer[] = [];
   private readonly sockets = new Set<Socket>();
   private inFlight = 0;
   private closing = false;
@@ -108,16 +118,20 @@ export class MetadataService {
         // Small documents: send them at once instead of waiting to coalesce.
         noDelay: true,
       }, (req, res) => this.handle(spec.roles, req, res));
-      server.maxConnections = this.limits.maxConnections;
       // WebSockets: agents on guest listeners, consoles on operator listeners; anything else is refused.
       server.on("upgrade", (req, socket, head) => {
         if (this.closing || !this.options.reports?.handleUpgrade(spec.roles, req, socket, head)) {
           socket.end("HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n");
         }
       });
+      // Counted here rather than with node's server.maxConnections, which sees only the
+      // connections its own handle accepted, not those the extra acceptors hand over.
+      let open = 0;
       server.on("connection", (socket: Socket) => {
+        if (open >= this.limits.maxConnections) { socket.destroy(); return; }
+        open++;
         this.sockets.add(socket);
-        socket.once("close", () => this.sockets.delete(socket));
+        socket.once("close", () => { open--; this.sockets.delete(socket); });
       });
       await new Promise<void>((resolve, reject) => {
         server.once("error", reject);
@@ -127,6 +141,8 @@ export class MetadataService {
         });
       });
       server.on("error", (err) => this.options.log.log("error", "http.server_error", { error: err.message }));
+      this.acceptors.push(...await addAcceptors(server, this.limits.acceptsPerTurn, { noDelay: true },
+        (err) => this.options.log.log("warn", "http.acceptor_failed", { error: err.message })));
       const addr = server.address() as AddressInfo;
       this.servers.push(server);
       bound.push({ host: addr.address, port: addr.port, roles: spec.roles });
@@ -140,7 +156,8 @@ export class MetadataService {
     if (this.closing) return { cut: 0 };
     this.closing = true;
     const log = this.options.log;
-    const closed = Promise.all(this.servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
+    // Every handle on a listening socket must close, or the socket keeps accepting.
+    const closed = Promise.all([...this.acceptors, ...this.servers].map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
     for (const s of this.servers) s.closeIdleConnections();
     // Logged once the listeners are closed, so whoever reads it knows new connections are refused.
     log.log("info", "http.shutting_down", { reason, inFlight: this.inFlight, connections: this.sockets.size });
