@@ -9,6 +9,7 @@ import { DEFAULT_EC2_OPTIONS, DEFAULT_NOCLOUD_OPTIONS, type Ec2Options, type NoC
 import type { IdentifyConfig } from "./identify.ts";
 import type { Logger } from "./log.ts";
 import { Metrics } from "./metrics.ts";
+import { ResponseHeaders } from "./response-headers.ts";
 import { Router, type ListenerRole, type Route } from "./router.ts";
 import { apiRoutes } from "./routes/api.ts";
 import { ec2Routes } from "./routes/ec2.ts";
@@ -84,6 +85,7 @@ export class MetadataService {
   readonly metrics = new Metrics();
   readonly limits: HttpLimits;
   private readonly router = new Router(ROUTES);
+  private readonly responseHeaders = new ResponseHeaders();
   private readonly servers: Server[] = [];
   /** Extra accepting handles on the servers' listening sockets; closed with them. */
   private readonly acceptors: NetServer[] = [];
@@ -224,9 +226,7 @@ export class MetadataService {
 
   private send(req: IncomingMessage, res: ServerResponse, route: string, method: string, started: bigint, reply: { status: number; headers?: Record<string, string>; body?: Buffer | string; denied?: string; vm?: string }): void {
     const body = reply.body === undefined ? undefined : typeof reply.body === "string" ? Buffer.from(reply.body) : reply.body;
-    const headers: Record<string, string | number> = { ...reply.headers, "content-length": body?.length ?? 0 };
-    if (this.closing) headers.connection = "close";
-    res.writeHead(reply.status, headers);
+    res.writeHead(reply.status, this.responseHeaders.get(reply.headers, body?.length ?? 0, this.closing));
     res.end(method === "HEAD" ? undefined : body);
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
     this.metrics.observe(route, method, reply.status, seconds);
