@@ -17,15 +17,24 @@ import { ALL_DHCP_RELAY_AGENTS_AND_SERVERS, DHCP6_MALFORMED, DHCPV6_SERVER_PORT,
 
 export type LogLevel = "debug" | "info" | "warn" | "error";
 const LEVELS: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
-export type LogFn = (level: LogLevel, event: string, fields?: Record<string, unknown>) => void;
+export type LogFn = ((level: LogLevel, event: string, fields?: Record<string, unknown>) => void) & {
+  /** Whether a line at `level` would be written: the per-packet paths skip building fields otherwise. */
+  enabled?: (level: LogLevel) => boolean;
+};
 
 /** Structured JSON lines on stderr. */
 export function jsonLogger(minLevel: LogLevel = "info", write: (line: string) => void = (l) => process.stderr.write(l)): LogFn {
-  return (level, event, fields = {}) => {
-    if (LEVELS[level] < LEVELS[minLevel]) return;
+  const enabled = (level: LogLevel) => LEVELS[level] >= LEVELS[minLevel];
+  return Object.assign((level: LogLevel, event: string, fields: Record<string, unknown> = {}) => {
+    if (!enabled(level)) return;
     write(`${JSON.stringify({ ts: new Date().toISOString(), level, component: "dhcp", event, ...fields })}\n`);
-  };
+  }, { enabled });
 }
+
+/** Counter names per reply type, made once: a template string per packet costs a flatten and a hash. */
+const REPLY_COUNTERS: Record<number, string> = Object.fromEntries(Object.entries(MESSAGE_TYPE_NAMES).map(([code, name]) => [code, `replies.${name}`]));
+/** Log event names per reply type ("offer", "ack", ...). */
+const REPLY_EVENTS: Record<number, string> = Object.fromEntries(Object.entries(MESSAGE_TYPE_NAMES).map(([code, name]) => [code, name.toLowerCase()]));
 
 export interface InterfaceSpec {
   ifname: string;
@@ -324,7 +333,7 @@ export class DhcpService {
             b.lastMalformedLog = now;
             this.o.log("warn", "malformed-dropped", { interface: b.ifname, from, reason: outcome.reason, detail: outcome.detail, total: this.counters.get("malformed") });
           }
-        } else {
+        } else if (this.o.log.enabled?.("debug") ?? true) {
           this.o.log("debug", "dropped", { interface: b.ifname, from, reason: outcome.reason, mac: outcome.mac, detail: outcome.detail });
         }
         if (outcome.rogueServerId !== undefined) this.reportRogue(b, outcome.rogueServerId, outcome.rogueMessageType, outcome.mac, from);
@@ -341,17 +350,18 @@ export class DhcpService {
         const durable = this.leases.apply(outcome.effects);
         const send = () => {
           if (this.stopped || !b.udp) return;
-          const type = MESSAGE_TYPE_NAMES[outcome.messageType] ?? String(outcome.messageType);
           b.udp.send(outcome.bytes, outcome.to.port, outcome.to.address, (err) => {
             if (err) {
               this.count("send-errors");
               this.o.log("error", "send-failed", { interface: b.ifname, to: outcome.to.address, error: String(err) });
             }
           });
-          this.count(`replies.${type}`);
-          this.o.log("info", type.toLowerCase(), {
-            interface: b.ifname, network: outcome.network, mac: outcome.mac, address: outcome.address, to: outcome.to.address, state: outcome.state,
-          });
+          this.count(REPLY_COUNTERS[outcome.messageType] ?? `replies.${outcome.messageType}`);
+          if (this.o.log.enabled?.("info") ?? true) {
+            this.o.log("info", REPLY_EVENTS[outcome.messageType] ?? String(outcome.messageType), {
+              interface: b.ifname, network: outcome.network, mac: outcome.mac, address: outcome.address, to: outcome.to.address, state: outcome.state,
+            });
+          }
         };
         // A bound dynamic lease is on disk before the client hears of it.
         if (durable && this.persistent) this.persist().then(send, () => this.count("drop.persist-failed"));
