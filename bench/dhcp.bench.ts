@@ -77,7 +77,12 @@ function siteJson(): unknown {
 
 function keaConfig(): unknown {
   const reservations = [];
-  for (let i = 0; i < RESERVATIONS; i++) reservations.push({ "hw-address": macOf(i), "ip-address": addressOf(i) });
+  // Every server sends the same options ours does: the client's cost to parse a reply (perfdhcp
+  // is the bottleneck at full speed) must not differ by server. Ours adds host name, domain name
+  // and T1/T2 to what the inventory asks for.
+  for (let i = 0; i < RESERVATIONS; i++) {
+    reservations.push({ "hw-address": macOf(i), "ip-address": addressOf(i), "option-data": [{ name: "host-name", data: `vm${i}`, "always-send": true }] });
+  }
   return {
     Dhcp4: {
       "interfaces-config": { interfaces: [SIF], "dhcp-socket-type": "udp" },
@@ -85,11 +90,14 @@ function keaConfig(): unknown {
       "multi-threading": { "enable-multi-threading": false },
       "host-reservation-identifiers": ["hw-address"],
       "valid-lifetime": 3600,
+      "renew-timer": 1800,
+      "rebind-timer": 3150,
       subnet4: [{
         id: 1, subnet: "198.18.0.0/15", reservations,
         "option-data": [
           { name: "routers", data: "198.18.0.1" },
           { name: "domain-name-servers", data: "198.18.0.53" },
+          { name: "domain-name", data: "bench.test", "always-send": true },
           { name: "interface-mtu", data: "1400", "always-send": true },
           { code: 121, "csv-format": false, data: "18C63364C61200FE00C6120001", "always-send": true },
         ],
@@ -106,10 +114,11 @@ function dnsmasqConfig(): string {
     "dhcp-range=198.18.0.0,static,255.254.0.0,3600",
     "dhcp-option-force=option:router,198.18.0.1",
     "dhcp-option-force=option:dns-server,198.18.0.53",
+    "dhcp-option-force=option:domain-name,bench.test",
     "dhcp-option-force=option:mtu,1400",
     "dhcp-option-force=option:classless-static-route,198.51.100.0/24,198.18.0.254,0.0.0.0/0,198.18.0.1",
   ];
-  for (let i = 0; i < RESERVATIONS; i++) lines.push(`dhcp-host=${macOf(i)},${addressOf(i)}`);
+  for (let i = 0; i < RESERVATIONS; i++) lines.push(`dhcp-host=${macOf(i)},${addressOf(i)},vm${i}`);
   return `${lines.join("\n")}\n`;
 }
 
@@ -212,6 +221,7 @@ interface PerfResult {
   acksPerSecond: number;
   avgDelayDO: string;
   avgDelayRA: string;
+  kernel?: string;
 }
 
 function parsePerf(server: string, rate: string, out: string): PerfResult {
@@ -231,15 +241,30 @@ function parsePerf(server: string, rate: string, out: string): PerfResult {
   };
 }
 
+/** The namespace's UDP counters (/proc/net/snmp is per network namespace). */
+function udpCounters(ns: string): Record<string, number> {
+  const lines = sh("ip", ["netns", "exec", ns, "cat", "/proc/net/snmp"]).split("\n").filter((l) => l.startsWith("Udp:"));
+  const names = lines[0]!.split(/\s+/).slice(1);
+  const values = lines[1]!.split(/\s+/).slice(1).map(Number);
+  return Object.fromEntries(names.map((n, i) => [n, values[i]!]));
+}
+
+/** Where datagrams were lost during a run: in the kernel of either side, by cause. */
+function kernelDrops(before: Record<string, number>[], after: Record<string, number>[]): string {
+  const side = (i: number) => ["InDatagrams", "OutDatagrams", "RcvbufErrors", "InErrors", "NoPorts", "SndbufErrors"].map((k) => `${k} ${after[i]![k]! - before[i]![k]!}`).join(", ");
+  return `kernel drops: server side ${side(0)}; client side ${side(1)}`;
+}
+
 async function perf(server: string, ours: string, rate: string): Promise<PerfResult> {
   const c = startServer(server, ours);
   try {
     if (!(await waitListening())) throw new Error(`${server} did not listen on udp/67`);
     await new Promise((r) => setTimeout(r, 500));
+    const before = [udpCounters(SNS), udpCounters(CNS)];
     const args = ["netns", "exec", CNS, "taskset", "-c", CLIENT_CPU, "perfdhcp", "-4", ...(rate === "max" ? [] : ["-r", rate]),
       "-p", String(PERIOD), "-M", join(work, "macs.txt"), "-l", "198.18.0.2", "198.18.0.1"];
     const r = spawnSync("ip", args, { encoding: "utf8", timeout: PERIOD * 1000 + RUN_GRACE_MS, killSignal: "SIGKILL" });
-    return parsePerf(server, rate, `${r.stdout}\n${r.stderr}`);
+    return { ...parsePerf(server, rate, `${r.stdout}\n${r.stderr}`), kernel: kernelDrops(before, [udpCounters(SNS), udpCounters(CNS)]) };
   } finally {
     await stopServer(c);
   }
@@ -266,6 +291,7 @@ async function main(): Promise<number> {
       const r = await perf(server, ours, rate);
       results.push(r);
       console.log(`${server.padEnd(9)} rate=${rate.padEnd(5)} DORA/s=${String(r.acksPerSecond).padStart(6)}  offers=${r.receivedOffer}/${r.sentDiscover} (drops ${r.dropsDO})  acks=${r.receivedAck}/${r.sentRequest} (drops ${r.dropsRA})  delay D-O ${r.avgDelayDO}, R-A ${r.avgDelayRA}`);
+      console.log(`          ${r.kernel}`);
     }
   }
   console.log(`\n${RESERVATIONS} reservations, ${PERIOD} s per run, server on CPU ${SERVER_CPU}, perfdhcp on CPU ${CLIENT_CPU}`);
