@@ -12,6 +12,9 @@ const VERSIONS: ReadonlySet<string> = new Set([...OPENSTACK_VERSIONS, "latest"])
 const DOCS: ReadonlySet<string> = new Set(OPENSTACK_DOCUMENTS);
 const VERSION_LIST = [...OPENSTACK_VERSIONS, "latest"].join("\n");
 const DOC_LIST = OPENSTACK_DOCUMENTS.join("\n");
+// Shared, not built per request: see http/response-headers.ts.
+const JSON_DOCUMENT = { ...JSON_TYPE, ...NO_STORE };
+const TEXT_DOCUMENT = { ...TEXT, ...NO_STORE };
 
 /** Every OpenStack answer, even the version list, needs a known VM: unknown sources learn nothing. */
 
@@ -38,8 +41,7 @@ export const openstackRoutes: Route<ServiceContext>[] = [
     handle: (req, { version, doc }) =>
       withVm(req, (vm) => {
         if (!VERSIONS.has(version!) || !DOCS.has(doc!)) return notFound("unknown-document");
-        const type = doc!.endsWith(".json") ? JSON_TYPE : TEXT;
-        return { status: 200, headers: { ...type, ...NO_STORE }, body: req.ctx.snapshot!.openstack(vm, doc as OpenStackDocument) };
+        return { status: 200, headers: doc!.endsWith(".json") ? JSON_DOCUMENT : TEXT_DOCUMENT, body: req.ctx.snapshot!.openstack(vm, doc as OpenStackDocument) };
       }),
   },
 ];

@@ -23,6 +23,15 @@ function withSite(req: RouteRequest<ServiceContext>, answer: (ctx: Required<Pick
   });
 }
 
+// Header objects are shared between requests (see http/response-headers.ts): one per asset type.
+const assetHeaders = new Map<string, Readonly<Record<string, string>>>();
+const headersForAsset = (type: string) => {
+  let h = assetHeaders.get(type);
+  if (!h) assetHeaders.set(type, (h = { "content-type": type, "cache-control": "no-cache" }));
+  return h;
+};
+const XML = { "content-type": "application/xml; charset=utf-8" };
+
 const asset = (path: string): Route<ServiceContext> => ({
   name: "console",
   methods: ["GET"],
@@ -30,7 +39,7 @@ const asset = (path: string): Route<ServiceContext> => ({
   match: path === "/" ? (p) => (p.segments.length === 0 ? {} : undefined) : pattern(path.slice(1), { trailingSlash: "forbidden" }),
   handle: (req) => operatorOnly(req, () => {
     const a = req.ctx.reports?.console[path];
-    return a ? { status: 200, headers: { "content-type": a.type, "cache-control": "no-cache" }, body: a.body } : json({ error: "the console is not installed" }, 404);
+    return a ? { status: 200, headers: headersForAsset(a.type), body: a.body } : json({ error: "the console is not installed" }, 404);
   }),
 });
 
@@ -82,7 +91,7 @@ export const reportRoutes: Route<ServiceContext>[] = [
       const s = req.ctx.snapshot;
       const vm = s?.findVm(id!);
       if (!s || !vm) return { ...json({ error: `no VM ${id}` }, 404), denied: "unknown-vm" };
-      return { status: 200, headers: { "content-type": "application/xml; charset=utf-8" }, body: renderLibvirtInterfaces(vm, s.site) };
+      return { status: 200, headers: XML, body: renderLibvirtInterfaces(vm, s.site) };
     }),
   },
   {
