@@ -56,15 +56,19 @@ export function procInet6(fs: FsRoot): Map<string, IpAddress[]> {
   for (const line of (fs.read("/proc/net/if_inet6") ?? "").split("\n")) {
     const f = line.trim().split(/\s+/);
     if (f.length < 6 || f[0]!.length !== 32) continue;
-    const hex = f[0]!;
-    const groups = [];
-    for (let i = 0; i < 32; i += 4) groups.push(parseInt(hex.slice(i, i + 4), 16).toString(16));
-    const addr = compressIpv6(groups);
+    const addr = procHexToIpv6(f[0]!);
     const list = out.get(f[5]!) ?? [];
     list.push({ "ip-address": addr, "ip-address-type": "ipv6", prefix: parseInt(f[2]!, 16) });
     out.set(f[5]!, list);
   }
   return out;
+}
+
+/** An address as /proc prints it (32 hex digits, no separators) in RFC 5952 form. */
+export function procHexToIpv6(hex: string): string {
+  const groups: string[] = [];
+  for (let i = 0; i < 32; i += 4) groups.push(parseInt(hex.slice(i, i + 4), 16).toString(16));
+  return compressIpv6(groups);
 }
 
 /** RFC 5952 text form (what inet_ntop prints), from eight hex groups. */

@@ -1,5 +1,7 @@
 // guest-network-get-route (QEMU 9.1's shape) from /proc/net/route and /proc/net/ipv6_route.
 import type { FsRoot } from "./fsroot.ts";
+// IPv6 as qemu-ga prints it (inet_ntop, so compressed): "fe80::/64", not "fe80:0:0:0:0:0:0:0/64".
+import { procHexToIpv6 as hexToIpv6 } from "./network.ts";
 
 function hexToIpv4(hex: string): string {
   // /proc/net/route prints addresses in host (little-endian) byte order.
@@ -7,11 +9,6 @@ function hexToIpv4(hex: string): string {
   return [n & 255, (n >>> 8) & 255, (n >>> 16) & 255, (n >>> 24) & 255].join(".");
 }
 
-function hexToIpv6(hex: string): string {
-  const groups: string[] = [];
-  for (let i = 0; i < 32; i += 4) groups.push(parseInt(hex.slice(i, i + 4), 16).toString(16));
-  return groups.join(":");
-}
 
 export interface GuestNetworkRoute {
   iface: string; destination: string; metric: number; gateway?: string; mask?: string; irtt?: number;

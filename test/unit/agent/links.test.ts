@@ -76,4 +76,12 @@ describe("interface collector (guest-network-get-interfaces)", () => {
     expect(routes[0]).toMatchObject({ iface: "eth0", destination: "0.0.0.0", gateway: "192.0.2.1", metric: 100, version: 4 });
     expect(routes[1]).toMatchObject({ destination: "192.0.2.0", mask: "255.255.255.0" });
   });
+
+  it("reads IPv6 routes from /proc/net/ipv6_route and prints them as inet_ntop does", () => {
+    const v6 = collectRoutes(fs).filter((r) => r.version === 6);
+    expect(v6).toHaveLength(3);
+    expect(v6[0]).toMatchObject({ iface: "eth0", destination: "::", desprefixlen: "0", source: "::", nexthop: "fe80::1", metric: 1024, flags: 0x450003 });
+    expect(v6[1]).toMatchObject({ destination: "2001:db8:0:1::", desprefixlen: "64", nexthop: "::", metric: 256 });
+    expect(v6[2]).toMatchObject({ destination: "fe80::", desprefixlen: "64" });
+  });
 });
