@@ -1,5 +1,6 @@
 // guest-exec / guest-exec-status: run a program, capture up to a limit per stream, report once exited.
 import { spawn } from "node:child_process";
+import { constants as osConstants } from "node:os";
 import { defineCommand } from "../dispatch/registry.ts";
 import { genericError, QgaErrors } from "../protocol/errors.ts";
 import { strerror, decodeBase64Strict } from "./errno.ts";
@@ -15,10 +16,8 @@ interface ExecEntry {
   err: Captured;
 }
 
-const SIGNALS: Record<string, number> = {
-  SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGILL: 4, SIGTRAP: 5, SIGABRT: 6, SIGBUS: 7, SIGFPE: 8, SIGKILL: 9, SIGUSR1: 10,
-  SIGSEGV: 11, SIGUSR2: 12, SIGPIPE: 13, SIGALRM: 14, SIGTERM: 15,
-};
+// Signal numbers by name, for every signal this platform has (not only 1-15).
+const SIGNALS: Readonly<Record<string, number>> = osConstants.signals;
 
 const tables = new WeakMap<AgentEnv, Map<number, ExecEntry>>();
 function table(env: AgentEnv): Map<number, ExecEntry> {

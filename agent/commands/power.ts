@@ -1,8 +1,8 @@
 // shutdown and suspend: no response on success (the guest is going away), errors are answered.
 import { defineCommand } from "../dispatch/registry.ts";
 import { genericError, QgaErrors } from "../protocol/errors.ts";
-import { strerror } from "./errno.ts";
 import type { AgentEnv } from "./env.ts";
+import { throwIfHelperFailed } from "./helper-result.ts";
 
 const SHUTDOWN_FLAG: Record<string, string> = { halt: "-H", powerdown: "-P", reboot: "-r" };
 
@@ -25,8 +25,7 @@ export const powerCommands = {
       const shutdown = ctx.env.exec.which("shutdown");
       if (!shutdown) throw QgaErrors.unsupported();
       const r = await ctx.env.exec.run(shutdown, [flag, "+0", "hypervisor initiated shutdown"]);
-      if (r.spawnError) throw genericError(`failed to create child process, error: ${strerror(r.spawnError)}`);
-      if (r.status !== 0) throw genericError("child process has failed to shutdown");
+      throwIfHelperFailed(r, "shutdown");
     },
   }),
   suspendDisk: defineCommand<AgentEnv>({ name: "guest-suspend-disk", noSuccessResponse: true, run: (_a, ctx) => suspend(ctx.env, "disk", "hibernate") }),

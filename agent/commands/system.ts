@@ -10,6 +10,7 @@ import { mountinfo, blockDevName, parentDisk, diskAddress, disks } from "../coll
 import { strerror } from "./errno.ts";
 import { localTzFile, tzAbbreviation } from "../collectors/tzfile.ts";
 import type { AgentEnv } from "./env.ts";
+import { throwIfHelperFailed } from "./helper-result.ts";
 
 function unameMachine(): string {
   try {
@@ -34,9 +35,7 @@ function timezone(env: AgentEnv, now: Date): { zone?: string; offset: number } {
 async function runHelper(env: AgentEnv, file: string, args: string[], action: string): Promise<void> {
   if (!env.exec.which(file)) throw QgaErrors.unsupported();
   const r = await env.exec.run(file, args);
-  if (r.spawnError) throw genericError(`failed to create child process, error: ${strerror(r.spawnError)}`);
-  if (r.status === null) throw genericError("child process has terminated abnormally");
-  if (r.status !== 0) throw genericError(`child process has failed to ${action}`);
+  throwIfHelperFailed(r, action);
 }
 
 export const systemCommands = {

@@ -5,6 +5,7 @@ import { defineCommand } from "../dispatch/registry.ts";
 import { genericError, QgaErrors } from "../protocol/errors.ts";
 import { strerror, decodeBase64Strict } from "./errno.ts";
 import type { AgentEnv } from "./env.ts";
+import { throwIfHelperFailed } from "./helper-result.ts";
 
 interface PasswdEntry { name: string; uid: number; gid: number; home: string }
 
@@ -70,8 +71,7 @@ export const userCommands = [
       const chpasswd = env.exec.which("chpasswd");
       if (!chpasswd) throw genericError("cannot find 'chpasswd' program in PATH");
       const r = await env.exec.run(chpasswd, args.crypted ? ["-e"] : [], { input: `${username}:${password}\n` });
-      if (r.spawnError) throw genericError(`failed to create child process, error: ${strerror(r.spawnError)}`);
-      if (r.status !== 0) throw genericError("child process has failed to set user password");
+      throwIfHelperFailed(r, "set user password");
       return {};
     },
   }),

@@ -83,6 +83,10 @@ describe("guest-shutdown", () => {
     exec.missing.add("shutdown");
     expect(await call('{"execute":"guest-shutdown"}')).toBe('{"error": {"class": "GenericError", "desc": "this feature or command is not currently supported"}}');
   });
+  it("says a helper killed by a signal terminated abnormally, as qemu-ga does (!WIFEXITED)", async () => {
+    exec.result = () => ({ status: null, signal: "SIGKILL" });
+    expect(await call('{"execute":"guest-shutdown"}')).toBe('{"error": {"class": "GenericError", "desc": "child process has terminated abnormally"}}');
+  });
 });
 
 describe("fsfreeze", () => {
@@ -137,6 +141,14 @@ describe("guest-set-user-password", () => {
     expect(exec.calls[1]!.args).toEqual(["-e"]);
     expect(await call('{"execute":"guest-set-user-password","arguments":{"username":"alice","password":"!!","crypted":false}}')).toContain("Base64 data contains invalid characters");
   });
+  it("reports chpasswd failing, or killed by a signal, with qemu-ga's texts", async () => {
+    const pw = Buffer.from("s3cret").toString("base64");
+    const set = `{"execute":"guest-set-user-password","arguments":{"username":"alice","password":"${pw}","crypted":false}}`;
+    exec.result = () => ({ status: 1 });
+    expect(await call(set)).toContain("child process has failed to set user password");
+    exec.result = () => ({ status: null, signal: "SIGSEGV" });
+    expect(await call(set)).toContain("child process has terminated abnormally");
+  });
 });
 
 describe("ssh authorized keys", () => {
@@ -171,18 +183,31 @@ describe("guest-file-*", () => {
   });
 });
 
+/** guest-exec-status for `pid`, polled until the process has exited (at most 2 s). */
+async function statusOnceExited(pid: string): Promise<string> {
+  let status = "";
+  for (let i = 0; i < 200; i++) {
+    status = (await call(`{"execute":"guest-exec-status","arguments":{"pid":${pid}}}`))!;
+    if (!status.includes('"exited": false')) break;
+    await new Promise((res) => setTimeout(res, 10));
+  }
+  return status;
+}
+
 describe("guest-exec", () => {
   it("truncates captured output at the named limit", async () => {
     setup({ ...DEFAULT_AGENT_LIMITS, execCaptureMax: 4 });
     const r = await call('{"execute":"guest-exec","arguments":{"path":"/bin/echo","arg":["123456789"],"capture-output":true}}');
     const pid = /"pid": (\d+)/.exec(r!)![1];
-    let status = "";
-    for (let i = 0; i < 200; i++) {
-      status = (await call(`{"execute":"guest-exec-status","arguments":{"pid":${pid}}}`))!;
-      if (!status.includes('"exited": false')) break;
-      await new Promise((res) => setTimeout(res, 10));
-    }
+    const status = await statusOnceExited(pid!);
     expect(status).toBe('{"return": {"exitcode": 0, "out-data": "MTIzNA==", "out-truncated": true, "exited": true}}');
+  });
+  it("reports the number of any signal that ended the process, not only 1-15", async () => {
+    // SIGSYS is 31 on Linux x86-64 and arm64: past the classic 1-15.
+    const r = await call('{"execute":"guest-exec","arguments":{"path":"/bin/sh","arg":["-c","kill -SYS $$"]}}');
+    const pid = /"pid": (\d+)/.exec(r!)![1];
+    const status = await statusOnceExited(pid!);
+    expect(status).toBe('{"return": {"signal": 31, "exited": true}}'); // qemu-ga's QDict order
   });
 });
 
