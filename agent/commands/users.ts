@@ -69,7 +69,8 @@ export const userCommands = [
       const username = args.username as string;
       if (username.includes("\n") || username.includes(":")) throw genericError("forbidden characters in username");
       const chpasswd = env.exec.which("chpasswd");
-      if (!chpasswd) throw genericError("cannot find 'chpasswd' program in PATH");
+      // qemu-ga's text names 'passwd' although it looks for chpasswd.
+      if (!chpasswd) throw genericError("cannot find 'passwd' program in PATH");
       const r = await env.exec.run(chpasswd, args.crypted ? ["-e"] : [], { input: `${username}:${password}\n` });
       throwIfHelperFailed(r, "set user password");
       return {};

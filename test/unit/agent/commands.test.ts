@@ -148,6 +148,8 @@ describe("guest-set-user-password", () => {
     expect(await call(set)).toContain("child process has failed to set user password");
     exec.result = () => ({ status: null, signal: "SIGSEGV" });
     expect(await call(set)).toContain("child process has terminated abnormally");
+    exec.missing.add("chpasswd");
+    expect(await call(set)).toBe(`{"error": {"class": "GenericError", "desc": "cannot find 'passwd' program in PATH"}}`);
   });
 });
 
