@@ -11,6 +11,7 @@ import dgram from "node:dgram";
 import { readFileSync } from "node:fs";
 import { networkInterfaces } from "node:os";
 import koffi from "koffi";
+import { getLibc } from "../os/libc.ts";
 import { ipv6Bytes, readIpv6 } from "../model/addr.ts";
 
 const AF_INET = 2;
@@ -33,42 +34,6 @@ const IPV6_MULTICAST_HOPS = 18;
 const IPV6_MULTICAST_LOOP = 19;
 const IPV6_JOIN_GROUP = 20;
 const ICMP6_FILTER = 1;
-
-interface Libc {
-  socket(domain: number, type: number, protocol: number): number;
-  setsockopt(fd: number, level: number, name: number, value: Buffer, len: number): number;
-  bind(fd: number, addr: Buffer, len: number): number;
-  close(fd: number): number;
-  sendto(fd: number, buf: Buffer, len: number, flags: number, addr: Buffer, addrlen: number): number;
-  recvfromAsync(fd: number, buf: Buffer, len: number, flags: number, addr: Buffer, addrlen: Int32Array, cb: (err: unknown, n: number) => void): void;
-  ifNameToIndex(name: string): number;
-  strerror(errno: number): string;
-}
-
-let libc: Libc | undefined;
-
-function getLibc(): Libc {
-  if (libc) return libc;
-  const lib = koffi.load("libc.so.6");
-  const recvfrom = lib.func("long recvfrom(int fd, void *buf, size_t len, int flags, void *addr, _Inout_ int *addrlen)");
-  const setsockopt = lib.func("int setsockopt(int fd, int level, int name, const void *value, uint32_t len)");
-  const bind = lib.func("int bind(int fd, const void *addr, uint32_t len)");
-  const sendto = lib.func("long sendto(int fd, const void *buf, size_t len, int flags, const void *addr, uint32_t addrlen)");
-  const strerror = lib.func("const char *strerror(int errnum)");
-  libc = {
-    socket: lib.func("int socket(int domain, int type, int protocol)"),
-    setsockopt: (fd, level, name, value, len) => setsockopt(fd, level, name, value, len),
-    bind: (fd, addr, len) => bind(fd, addr, len),
-    close: lib.func("int close(int fd)"),
-    sendto: (fd, buf, len, flags, addr, addrlen) => Number(sendto(fd, buf, len, flags, addr, addrlen)),
-    recvfromAsync: (fd, buf, len, flags, addr, addrlen, cb) => {
-      recvfrom.async(fd, buf, len, flags, addr, addrlen, (err: unknown, n: number | bigint) => cb(err, Number(n)));
-    },
-    ifNameToIndex: lib.func("unsigned int if_nametoindex(const char *name)"),
-    strerror: (e) => strerror(e) as string,
-  };
-  return libc;
-}
 
 export class SocketError extends Error {
   constructor(readonly step: string, readonly errno: number) {

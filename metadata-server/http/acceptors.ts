@@ -9,22 +9,18 @@
 // the p99 the benchmark measured (docs/http.md, "Latency under load").
 //
 // The fix keeps libuv's behaviour and gives it more handles: each extra acceptor is a duplicate
-// of the listening descriptor (fcntl F_DUPFD_CLOEXEC through koffi; Node has no dup), watched
+// of the listening descriptor (fcntl F_DUPFD_CLOEXEC, os/libc.ts; Node has no dup), watched
 // by its own net.Server, so every turn accepts up to `count` connections. Accepted sockets are
 // handed to the HTTP server with its 'connection' event, the documented way to give node:http a
 // socket. The duplicates share the one listening socket: closing them all stops the listening,
 // which is why `close` must reach every one.
 import { createServer, type Server, type Socket } from "node:net";
 import koffi from "koffi";
-
-const F_DUPFD_CLOEXEC = 1030;
-
-let fcntl: ((fd: number, cmd: number, arg: number) => number) | undefined;
+import { getLibc } from "../os/libc.ts";
 
 function duplicate(fd: number): number {
-  fcntl ??= koffi.load("libc.so.6").func("int fcntl(int fd, int cmd, int arg)") as (fd: number, cmd: number, arg: number) => number;
-  const copy = fcntl(fd, F_DUPFD_CLOEXEC, 0);
-  if (copy < 0) throw new Error(`fcntl(F_DUPFD_CLOEXEC): errno ${koffi.errno()}`);
+  const copy = getLibc().dupCloexec(fd);
+  if (copy < 0) throw new Error(`fcntl(F_DUPFD_CLOEXEC): ${getLibc().strerror(koffi.errno())}`);
   return copy;
 }
 

@@ -76,6 +76,9 @@ export interface ServiceOptions {
   reports?: ReportsService;
 }
 
+/** Options of every accepted socket, whichever handle accepted it. Small documents: send them at once instead of waiting to coalesce. */
+const SOCKET_OPTIONS = { noDelay: true } as const;
+
 /** Guest routes first: they are the hot path. Operator routes only exist on operator listeners. */
 const ROUTES: Route<ServiceContext>[] = [...nocloudRoutes, ...openstackRoutes, rootRoute, ...ec2Routes, ...reportRoutes, ...apiRoutes];
 
@@ -117,8 +120,7 @@ export class MetadataService {
         requestTimeout: this.limits.requestTimeoutMs,
         keepAliveTimeout: this.limits.keepAliveTimeoutMs,
         connectionsCheckingInterval: this.limits.timeoutCheckIntervalMs,
-        // Small documents: send them at once instead of waiting to coalesce.
-        noDelay: true,
+        ...SOCKET_OPTIONS,
       }, (req, res) => this.handle(spec.roles, req, res));
       // WebSockets: agents on guest listeners, consoles on operator listeners; anything else is refused.
       server.on("upgrade", (req, socket, head) => {
@@ -143,7 +145,7 @@ export class MetadataService {
         });
       });
       server.on("error", (err) => this.options.log.log("error", "http.server_error", { error: err.message }));
-      this.acceptors.push(...await addAcceptors(server, this.limits.acceptsPerTurn, { noDelay: true },
+      this.acceptors.push(...await addAcceptors(server, this.limits.acceptsPerTurn, SOCKET_OPTIONS,
         (err) => this.options.log.log("warn", "http.acceptor_failed", { error: err.message })));
       const addr = server.address() as AddressInfo;
       this.servers.push(server);
