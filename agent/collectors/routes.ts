@@ -1,14 +1,13 @@
 // guest-network-get-route (QEMU 9.1's shape) from /proc/net/route and /proc/net/ipv6_route.
 import type { FsRoot } from "./fsroot.ts";
-// IPv6 as qemu-ga prints it (inet_ntop, so compressed): "fe80::/64", not "fe80:0:0:0:0:0:0:0/64".
-import { procHexToIpv6 as hexToIpv6 } from "./network.ts";
+// IPv6 as qemu-ga prints it (inet_ntop, so compressed): "fe80::", not "fe80:0:0:0:0:0:0:0".
+import { procHexToIpv6 } from "./network.ts";
 
 function hexToIpv4(hex: string): string {
   // /proc/net/route prints addresses in host (little-endian) byte order.
   const n = parseInt(hex, 16);
   return [n & 255, (n >>> 8) & 255, (n >>> 16) & 255, (n >>> 24) & 255].join(".");
 }
-
 
 export interface GuestNetworkRoute {
   iface: string; destination: string; metric: number; gateway?: string; mask?: string; irtt?: number;
@@ -32,8 +31,8 @@ export function collectRoutes(fs: FsRoot): GuestNetworkRoute[] {
     const f = line.trim().split(/\s+/);
     if (f.length < 10) continue;
     out.push({
-      iface: f[9]!, destination: hexToIpv6(f[0]!), desprefixlen: String(parseInt(f[1]!, 16)), source: hexToIpv6(f[2]!),
-      srcprefixlen: String(parseInt(f[3]!, 16)), nexthop: hexToIpv6(f[4]!), metric: parseInt(f[5]!, 16),
+      iface: f[9]!, destination: procHexToIpv6(f[0]!), desprefixlen: String(parseInt(f[1]!, 16)), source: procHexToIpv6(f[2]!),
+      srcprefixlen: String(parseInt(f[3]!, 16)), nexthop: procHexToIpv6(f[4]!), metric: parseInt(f[5]!, 16),
       refcnt: parseInt(f[6]!, 16), use: parseInt(f[7]!, 16), flags: parseInt(f[8]!, 16), version: 6,
     });
   }

@@ -29,7 +29,8 @@ export interface ReportsOptions {
   checkMtu?: (input: MtuCheckInput) => MtuReport;
 }
 
-export interface ConsoleAssets { [path: string]: { type: string; body: Buffer } }
+/** The console's files with the headers they are served with, made once (see http/response-headers.ts). */
+export interface ConsoleAssets { [path: string]: { headers: Readonly<Record<string, string>>; body: Buffer } }
 
 /** The console page next to the program, in the working tree, or where the package puts it. */
 export function findConsoleDir(): string | undefined {
@@ -45,7 +46,7 @@ export function findConsoleDir(): string | undefined {
 function loadConsole(dir: string | undefined): ConsoleAssets {
   if (!dir) return {};
   const files: [string, string, string][] = [["/", "index.html", "text/html; charset=utf-8"], ["/console.js", "console.js", "text/javascript; charset=utf-8"], ["/console.css", "console.css", "text/css; charset=utf-8"]];
-  return Object.fromEntries(files.map(([path, file, type]) => [path, { type, body: readFileSync(join(dir, file)) }]));
+  return Object.fromEntries(files.map(([path, file, type]) => [path, { headers: { "content-type": type, "cache-control": "no-cache" }, body: readFileSync(join(dir, file)) }]));
 }
 
 export class ReportsService {

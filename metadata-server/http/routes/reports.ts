@@ -23,13 +23,7 @@ function withSite(req: RouteRequest<ServiceContext>, answer: (ctx: Required<Pick
   });
 }
 
-// Header objects are shared between requests (see http/response-headers.ts): one per asset type.
-const assetHeaders = new Map<string, Readonly<Record<string, string>>>();
-const headersForAsset = (type: string) => {
-  let h = assetHeaders.get(type);
-  if (!h) assetHeaders.set(type, (h = { "content-type": type, "cache-control": "no-cache" }));
-  return h;
-};
+// Shared, not built per request: see http/response-headers.ts.
 const XML = { "content-type": "application/xml; charset=utf-8" };
 
 const asset = (path: string): Route<ServiceContext> => ({
@@ -39,7 +33,7 @@ const asset = (path: string): Route<ServiceContext> => ({
   match: path === "/" ? (p) => (p.segments.length === 0 ? {} : undefined) : pattern(path.slice(1), { trailingSlash: "forbidden" }),
   handle: (req) => operatorOnly(req, () => {
     const a = req.ctx.reports?.console[path];
-    return a ? { status: 200, headers: headersForAsset(a.type), body: a.body } : json({ error: "the console is not installed" }, 404);
+    return a ? { status: 200, headers: a.headers, body: a.body } : json({ error: "the console is not installed" }, 404);
   }),
 });
 
