@@ -24,8 +24,11 @@ export interface Case {
   name: string;
   steps: Step[];
   compare: "exact" | "shape" | KnownDifference;
-  /** Which agent pair: started plainly (TZ=UTC), with -b guest-exec,guest-file-open, or in another zone. */
-  pair?: "default" | "blocked" | "berlin" | "kolkata" | "stjohns";
+  /**
+   * Which agent pair: started plainly (TZ=UTC), with -b guest-exec,guest-file-open, in another
+   * zone, with no chpasswd in PATH, or with a chpasswd that is killed by a signal.
+   */
+  pair?: "default" | "blocked" | "berlin" | "kolkata" | "stjohns" | "no-chpasswd" | "killed-chpasswd";
   /** Where the case comes from: a transcript in the reference, or QEMU's tests/unit/test-qga.c. */
   ref?: string;
 }
@@ -241,6 +244,16 @@ export const CASES: Case[] = [
   one("remove ssh keys for a missing user", cmd("guest-ssh-remove-authorized-keys", { username: "no-such-user-xyz", keys: ["ssh-ed25519 AAAA x"] })),
   one("set the password of a missing user", cmd("guest-set-user-password", { username: "no-such-user-xyz", password: "eA==", crypted: false })),
   one("set-user-password with invalid base64", cmd("guest-set-user-password", { username: "no-such-user-xyz", password: "!", crypted: false })),
+  {
+    name: "set-user-password without chpasswd in PATH", pair: "no-chpasswd",
+    steps: [{ send: cmd("guest-set-user-password", { username: "no-such-user-xyz", password: "eA==", crypted: false }) }],
+    compare: {
+      reason: "helpers are also looked up in /usr/sbin and /sbin (qemu-ga 7.2 runs shutdown and hwclock from /sbin by absolute path), so ours still finds chpasswd; qemu-ga searches PATH only",
+      ours: (l) => expect(l).toEqual(['{"error": {"class": "GenericError", "desc": "child process has failed to set user password"}}']),
+      theirs: (l) => expect(l).toEqual([`{"error": {"class": "GenericError", "desc": "cannot find 'passwd' program in PATH"}}`]),
+    },
+  },
+  { ...one("set-user-password when chpasswd is killed by a signal", cmd("guest-set-user-password", { username: "no-such-user-xyz", password: "eA==", crypted: false })), pair: "killed-chpasswd" },
   one("set-vcpus keeping cpu0 online", cmd("guest-set-vcpus", { vcpus: [{ "logical-id": 0, online: true }] })),
   one("set-vcpus with an empty list", cmd("guest-set-vcpus", { vcpus: [] })),
   one("set-memory-blocks keeping a block online", cmd("guest-set-memory-blocks", { "mem-blks": [{ "phys-index": 0, online: true }] })),
@@ -333,6 +346,8 @@ export const CASES: Case[] = [
   execThenStatus("exec env replaces the environment", { path: "/bin/sh", arg: ["-c", "echo $FOO; env | wc -l"], env: ["FOO=bar"], "capture-output": true }),
   execThenStatus("exec path without slash", { path: "echo", arg: ["via-path"], "capture-output": true }),
   execThenStatus("exec killed by a signal", { path: "/bin/sh", arg: ["-c", "kill -9 $$"] }),
+  // SIGPROF (27): past 1-15, and it ends the process without a core dump.
+  execThenStatus("exec killed by a signal past 15", { path: "/bin/sh", arg: ["-c", "kill -PROF $$"] }, "exact"),
   execThenStatus("exec output beyond 16 MiB is truncated", { path: "/bin/sh", arg: ["-c", "head -c 17825792 /dev/zero; echo done >&2"], "capture-output": true }, "shape", "guest-exec-output-limit.json"),
   one("exec of a missing program", cmd("guest-exec", { path: "/nonexistent/binary" }), "exact", "test-qga.c exec-invalid"),
   one("exec-status of an unknown pid", cmd("guest-exec-status", { pid: 999999 }), "exact", "test-qga.c exec-invalid"),

@@ -21,6 +21,9 @@ const PAIR_ARGS: Record<string, string[]> = { default: [], blocked: ["-b", "gues
 /** Pairs that differ by environment: the time zone cases run under zones with abbreviations and DST. */
 const PAIR_ENV: Record<string, Record<string, string>> = {
   default: { TZ: "UTC" }, blocked: { TZ: "UTC" }, berlin: { TZ: "Europe/Berlin" }, kolkata: { TZ: "Asia/Kolkata" }, stjohns: { TZ: "America/St_Johns" },
+  // The helper cases: both agents look chpasswd up in PATH.
+  "no-chpasswd": { TZ: "UTC", PATH: "/nonexistent" },
+  "killed-chpasswd": { TZ: "UTC", PATH: join(FIXTURES, "helpers-killed") },
 };
 
 async function startSide(kind: "ours" | "theirs", args: string[], env: Record<string, string>): Promise<Side> {
