@@ -58,7 +58,8 @@ function deviceOpt(ifname: string): Buffer {
   return Buffer.from(`${ifname}\0`);
 }
 
-function sockaddrIn(address: number, port: number): Buffer {
+/** struct sockaddr_in for an IPv4 address given as a 32-bit value. */
+export function sockaddrIn(address: number, port: number): Buffer {
   const b = Buffer.alloc(16);
   b.writeUInt16LE(AF_INET, 0);
   b.writeUInt16BE(port, 2);
@@ -97,12 +98,19 @@ export function interfaceAddresses(ifname: string): { ipv4: string[]; linkLocal?
   };
 }
 
+/** A device-bound dgram socket and its descriptor (for batched I/O beside dgram: datagram-batch.ts). */
+export interface DeviceUdpSocket {
+  socket: dgram.Socket;
+  /** Owned by `socket`: closed when it closes, never to be closed by the holder. */
+  fd: number;
+}
+
 /**
  * A dgram socket on 0.0.0.0:port that only sees and sends traffic of one interface.
  * receiveBufferBytes lets a burst of DISCOVERs queue instead of being dropped by the kernel; with
  * CAP_NET_ADMIN it may exceed net.core.rmem_max (SO_RCVBUFFORCE), otherwise it is capped there.
  */
-export async function openDeviceUdpSocket(ifname: string, port: number, receiveBufferBytes?: number): Promise<dgram.Socket> {
+export async function openDeviceUdpSocket(ifname: string, port: number, receiveBufferBytes?: number): Promise<DeviceUdpSocket> {
   const c = getLibc();
   const fd = c.socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
   check("socket", fd);
@@ -123,7 +131,7 @@ export async function openDeviceUdpSocket(ifname: string, port: number, receiveB
     });
   });
   sock.setBroadcast(true);
-  return sock;
+  return { socket: sock, fd };
 }
 
 /** A udp6 dgram socket on [::]:port bound to one interface, joined to the given multicast groups there. */

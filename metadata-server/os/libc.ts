@@ -1,6 +1,7 @@
 // The libc functions the server calls through koffi, bound once on first use. Node has no
-// SO_BINDTODEVICE, raw sockets or dup(); the DHCP/RA sockets (dhcp/socket.ts) and the HTTP
-// acceptors (http/acceptors.ts) get them here. Errors are read with koffi.errno() right after a call.
+// SO_BINDTODEVICE, raw sockets, dup() or recvmmsg/sendmmsg; the DHCP/RA sockets (dhcp/socket.ts),
+// batched DHCP datagram I/O (dhcp/datagram-batch.ts) and the HTTP acceptors (http/acceptors.ts)
+// get them here. Errors are read with koffi.errno() right after a call.
 import koffi from "koffi";
 
 export interface Libc {
@@ -10,6 +11,10 @@ export interface Libc {
   close(fd: number): number;
   sendto(fd: number, buf: Buffer, len: number, flags: number, addr: Buffer, addrlen: number): number;
   recvfromAsync(fd: number, buf: Buffer, len: number, flags: number, addr: Buffer, addrlen: Int32Array, cb: (err: unknown, n: number) => void): void;
+  /** recvmmsg(2) without a timeout: `vec` is a caller-built array of struct mmsghdr. */
+  recvmmsg(fd: number, vec: Buffer, vlen: number, flags: number): number;
+  /** sendmmsg(2): `vec` is a caller-built array of struct mmsghdr. */
+  sendmmsg(fd: number, vec: Buffer, vlen: number, flags: number): number;
   /** fcntl(fd, F_DUPFD_CLOEXEC, 0): a new descriptor for the same open file, closed on exec. */
   dupCloexec(fd: number): number;
   ifNameToIndex(name: string): number;
@@ -28,6 +33,8 @@ export function getLibc(): Libc {
   const bind = lib.func("int bind(int fd, const void *addr, uint32_t len)");
   const sendto = lib.func("long sendto(int fd, const void *buf, size_t len, int flags, const void *addr, uint32_t addrlen)");
   const fcntl = lib.func("int fcntl(int fd, int cmd, int arg)");
+  const recvmmsg = lib.func("int recvmmsg(int fd, void *vec, unsigned int vlen, int flags, void *timeout)");
+  const sendmmsg = lib.func("int sendmmsg(int fd, void *vec, unsigned int vlen, int flags)");
   const strerror = lib.func("const char *strerror(int errnum)");
   libc = {
     socket: lib.func("int socket(int domain, int type, int protocol)"),
@@ -38,6 +45,8 @@ export function getLibc(): Libc {
     recvfromAsync: (fd, buf, len, flags, addr, addrlen, cb) => {
       recvfrom.async(fd, buf, len, flags, addr, addrlen, (err: unknown, n: number | bigint) => cb(err, Number(n)));
     },
+    recvmmsg: (fd, vec, vlen, flags) => recvmmsg(fd, vec, vlen, flags, null) as number,
+    sendmmsg: (fd, vec, vlen, flags) => sendmmsg(fd, vec, vlen, flags) as number,
     dupCloexec: (fd) => fcntl(fd, F_DUPFD_CLOEXEC, 0) as number,
     ifNameToIndex: lib.func("unsigned int if_nametoindex(const char *name)"),
     strerror: (e) => strerror(e) as string,

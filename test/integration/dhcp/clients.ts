@@ -201,10 +201,10 @@ export interface ProbeReply {
 }
 
 /** Sends crafted datagrams from the guest namespace and returns what came back. */
-export async function probe(pair: NetnsPair, spec: { listen: number[]; send: { bytes: Uint8Array; to: string; port: number; fromPort: number }[]; waitMs: number }): Promise<ProbeReply[]> {
+export async function probe(pair: NetnsPair, spec: { listen: number[]; send: { bytes: Uint8Array; to: string; port: number; fromPort: number }[]; waitMs: number; gapMs?: number }): Promise<ProbeReply[]> {
   const bundle = await bundleEntry("probe-entry");
   const json = JSON.stringify({
-    ifname: pair.guestIf, listen: spec.listen, waitMs: spec.waitMs,
+    ifname: pair.guestIf, listen: spec.listen, waitMs: spec.waitMs, gapMs: spec.gapMs,
     send: spec.send.map((s) => ({ hex: Buffer.from(s.bytes).toString("hex"), to: s.to, port: s.port, fromPort: s.fromPort })),
   });
   const r = await pair.inGuest(process.execPath, [bundle, json], { timeoutMs: 30_000 });

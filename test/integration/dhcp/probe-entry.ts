@@ -3,6 +3,7 @@
 // Runs in the guest namespace: binds device-bound UDP sockets on the given ports, sends the given
 // datagrams, prints every datagram received within waitMs as one JSON line, then exits.
 //   probe-entry '{"ifname":"...","listen":[68],"send":[{"hex":"...","to":"255.255.255.255","port":67,"fromPort":68}],"waitMs":1500}'
+import type dgram from "node:dgram";
 import { openDeviceUdpSocket } from "../../../metadata-server/dhcp/socket.ts";
 
 interface Spec {
@@ -10,13 +11,15 @@ interface Spec {
   listen: number[];
   send: { hex: string; to: string; port: number; fromPort: number }[];
   waitMs: number;
+  /** Pause between two sends, ms (default 50); 0 sends back to back, as a burst. */
+  gapMs?: number;
 }
 
 async function main(): Promise<void> {
   const spec = JSON.parse(process.argv[2]!) as Spec;
-  const sockets = new Map<number, Awaited<ReturnType<typeof openDeviceUdpSocket>>>();
+  const sockets = new Map<number, dgram.Socket>();
   for (const port of spec.listen) {
-    const s = await openDeviceUdpSocket(spec.ifname, port);
+    const { socket: s } = await openDeviceUdpSocket(spec.ifname, port);
     s.on("message", (msg, rinfo) => {
       process.stdout.write(`${JSON.stringify({ port, from: rinfo.address, hex: msg.toString("hex") })}\n`);
     });
@@ -25,7 +28,8 @@ async function main(): Promise<void> {
   for (const m of spec.send) {
     const s = sockets.get(m.fromPort)!;
     await new Promise<void>((resolve, reject) => s.send(Buffer.from(m.hex, "hex"), m.port, m.to, (e) => (e ? reject(e) : resolve())));
-    await new Promise((r) => setTimeout(r, 50));
+    const gap = spec.gapMs ?? 50;
+    if (gap > 0) await new Promise((r) => setTimeout(r, gap));
   }
   await new Promise((r) => setTimeout(r, spec.waitMs));
   for (const s of sockets.values()) s.close();

@@ -156,11 +156,43 @@ describe("DHCP protocol over a real link", () => {
     expect(owner.map((p) => p.messageType)).toEqual([MessageType.ACK]);
   });
 
+  it("answers a burst that queued up while it was paused, every request in order, reading in batches", async () => {
+    // Datagrams sent from the guest namespace (the probe is the only sender there). A veth
+    // delivers each one into the server's socket before the send returns.
+    const guestUdpOut = async () => {
+      const snmp = (await pair.inGuest("cat", ["/proc/net/snmp"])).stdout.split("\n").filter((l) => l.startsWith("Udp:"));
+      return Number(snmp[1]!.split(/\s+/)[snmp[0]!.split(/\s+/).indexOf("OutDatagrams")]);
+    };
+    const count = 100;
+    const xids = Array.from({ length: count }, (_, i) => 5000 + i);
+    const before = await guestUdpOut();
+    process.kill(server.pid!, "SIGSTOP");
+    let replies: Promise<ProbeReply[]>;
+    try {
+      // Relayed, so every OFFER is unicast to the relay's port 67 where the probe listens.
+      replies = probe(pair, {
+        listen: [67],
+        send: xids.map((xid) => ({ bytes: clientPacket({ type: MessageType.DISCOVER, mac: MAC, xid, giaddr: "192.0.2.200", hops: 1 }), to: SERVER, port: 67, fromPort: 67 })),
+        gapMs: 0,
+        waitMs: 3000,
+      });
+      // Resume only once the kernel holds the whole burst in the server's socket.
+      expect(await waitFor(async () => ((await guestUdpOut()) - before >= count ? true : undefined), 15_000, 50)).toBe(true);
+    } finally {
+      process.kill(server.pid!, "SIGCONT");
+    }
+    const offers = decoded(await replies).filter((p) => p.op === BOOTREPLY && p.messageType === MessageType.OFFER);
+    expect(offers.map((p) => p.xid)).toEqual(xids);
+    expect(new Set(offers.map((p) => p.yiaddr))).toEqual(new Set([RESERVED]));
+  });
+
   it("stops cleanly on SIGTERM and reports its counters", async () => {
     await send(Uint8Array.from(Buffer.from("garbage after restart")), { waitMs: 300 });
     expect(await server.stop()).toBe(0);
     const stopped = server.events("stopped")[0] as { counters: Record<string, number> } | undefined;
     expect(stopped?.counters.malformed).toBeGreaterThanOrEqual(1);
     expect(stopped?.counters["replies.ACK"]).toBeGreaterThanOrEqual(1);
+    // The burst above was read by recvmmsg after the first datagram of its turn.
+    expect(stopped?.counters["received-in-batches"]).toBeGreaterThanOrEqual(1);
   });
 });
