@@ -202,23 +202,16 @@ export interface EncodeOption {
 }
 
 /**
- * Not an option: `data` is a run of options already encoded (preEncodeOptions), copied verbatim.
+ * Not an option: `data` is a run of options already encoded (encodeOptionRun), copied verbatim.
  * A reservation's options are the same in every reply, so they are encoded once per plan.
  */
 export const PRE_ENCODED = -1;
 
-const preEncoded = new WeakMap<readonly EncodeOption[], EncodeOption>();
-
-/** The options as one pre-encoded run, computed once per list (the lists live as long as their plan). */
-export function preEncodeOptions(options: readonly EncodeOption[]): EncodeOption {
-  let block = preEncoded.get(options);
-  if (!block) {
-    const bytes = new Uint8Array(optionsLength(options as EncodeOption[]) - 1);
-    writeOptions(bytes, 0, options);
-    block = { code: PRE_ENCODED, data: bytes };
-    preEncoded.set(options, block);
-  }
-  return block;
+/** The options as one pre-encoded run, to be sent as they are in many replies. */
+export function encodeOptionRun(options: readonly EncodeOption[]): EncodeOption {
+  const bytes = new Uint8Array(optionsLength(options) - 1);
+  writeOptions(bytes, 0, options);
+  return { code: PRE_ENCODED, data: bytes };
 }
 
 export interface EncodePacket {

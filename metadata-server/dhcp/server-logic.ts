@@ -7,7 +7,7 @@ import { fnv1a, formatIpv4, parseCidr, parseIpv4, type Cidr } from "../model/add
 import type { Dhcp4Plan, DhcpReservation, NetworkDhcpPlan } from "./plan.ts";
 import {
   BOOTREPLY, BOOTREQUEST, BROADCAST_FLAG, DHCP_CLIENT_PORT, DHCP_SERVER_PORT, MessageType, Opt,
-  decodeDhcp, encodeClasslessRoutes, preEncodeOptions, encodeDomainSearch, encodeDhcp, ipv4Bytes, macFromChaddr, textBytes, u16, u32, u8,
+  decodeDhcp, encodeClasslessRoutes, encodeOptionRun, encodeDomainSearch, encodeDhcp, ipv4Bytes, macFromChaddr, textBytes, u16, u32, u8,
   type DecodeErrorCode, type DecodeLimits, type DhcpPacket, type EncodeOption, DEFAULT_DECODE_LIMITS,
 } from "./packet.ts";
 
@@ -113,10 +113,16 @@ export type Outcome =
       rogueMessageType?: number;
     };
 
+/**
+ * A reservation with its reply options encoded once per plan revision: in a boot storm every
+ * reply copies them, and nothing is built (or left for the garbage collector) per packet.
+ */
 interface CompiledReservation {
   reservation: DhcpReservation;
-  leaseOptions: EncodeOption[];
-  informOptions: EncodeOption[];
+  /** Lease options (51, 58, 59) and the configuration, for OFFER and ACK. */
+  leaseOptions: EncodeOption;
+  /** The configuration alone, for the ACK to an INFORM. */
+  informOptions: EncodeOption;
 }
 
 /** A network's DHCPv4 plan with its lookups and option bytes prepared once per plan revision. */
@@ -126,7 +132,7 @@ export interface ServedNetwork {
   cidr: Cidr;
   byMac: Map<string, CompiledReservation>;
   reservedAddresses: Set<string>;
-  dynamic?: { start: number; end: number; leaseOptions: EncodeOption[]; informOptions: EncodeOption[] };
+  dynamic?: { start: number; end: number; leaseOptions: EncodeOption; informOptions: EncodeOption };
 }
 
 function configOptions(plan: Dhcp4Plan, r: DhcpReservation | undefined, withLease: boolean): EncodeOption[] {
@@ -165,7 +171,7 @@ export function compileNetwork(plan: NetworkDhcpPlan): ServedNetwork | undefined
   const byMac = new Map<string, CompiledReservation>();
   const reservedAddresses = new Set<string>();
   for (const r of p.reservations) {
-    byMac.set(r.mac, { reservation: r, leaseOptions: configOptions(p, r, true), informOptions: configOptions(p, r, false) });
+    byMac.set(r.mac, { reservation: r, leaseOptions: encodeOptionRun(configOptions(p, r, true)), informOptions: encodeOptionRun(configOptions(p, r, false)) });
     reservedAddresses.add(r.address);
   }
   let dynamic: ServedNetwork["dynamic"];
@@ -173,7 +179,7 @@ export function compileNetwork(plan: NetworkDhcpPlan): ServedNetwork | undefined
     const start = parseIpv4(p.dynamicRange.start);
     const end = parseIpv4(p.dynamicRange.end);
     if (start !== undefined && end !== undefined && start <= end) {
-      dynamic = { start, end, leaseOptions: configOptions(p, undefined, true), informOptions: configOptions(p, undefined, false) };
+      dynamic = { start, end, leaseOptions: encodeOptionRun(configOptions(p, undefined, true)), informOptions: encodeOptionRun(configOptions(p, undefined, false)) };
     }
   }
   return { name: plan.network, plan: p, cidr, byMac, reservedAddresses, dynamic };
@@ -327,14 +333,15 @@ function reply(
   ctx: HandleContext,
   messageType: number,
   yiaddr: string,
-  config: EncodeOption[],
+  /** The options after 53 and 54: a pre-encoded run, or a NAK's message. */
+  config: EncodeOption,
   effects: LeaseEffect[],
   state?: string,
 ): Outcome {
   const options: EncodeOption[] = [
     { code: Opt.MESSAGE_TYPE, data: u8(messageType) },
     { code: Opt.SERVER_ID, data: serverIdBytes(ctx.serverId) },
-    preEncodeOptions(config),
+    config,
   ];
   const cid = p.options.get(Opt.CLIENT_ID);
   if (cid) options.push({ code: Opt.CLIENT_ID, data: cid });
@@ -358,7 +365,7 @@ function reply(
 }
 
 function nak(p: DhcpPacket, client: Client, ctx: HandleContext, why: string): Outcome {
-  return reply(p, client, ctx, MessageType.NAK, ZERO, [{ code: Opt.MESSAGE, data: textBytes(why) }], [], "nak");
+  return reply(p, client, ctx, MessageType.NAK, ZERO, { code: Opt.MESSAGE, data: textBytes(why) }, [], "nak");
 }
 
 function discover(p: DhcpPacket, client: Client, ctx: HandleContext, o: ServerLogicOptions): Outcome {
