@@ -22,9 +22,14 @@ export function concatBytes(parts: readonly Uint8Array[]): Uint8Array {
   return out;
 }
 
-/** Lowercase, colon-separated hex of the bytes (a MAC when there are six). */
+const HEX_OCTETS = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"));
+
+/** Lowercase, colon-separated hex of the bytes (a MAC when there are six). Runs once per DHCP request. */
 export function macText(b: Uint8Array): string {
-  return Array.from(b, (x) => x.toString(16).padStart(2, "0")).join(":");
+  if (b.length === 0) return "";
+  let text = HEX_OCTETS[b[0]!]!;
+  for (let i = 1; i < b.length; i++) text += `:${HEX_OCTETS[b[i]!]!}`;
+  return text;
 }
 
 /** The bytes of a MAC written with ':' or '-' between octets. */

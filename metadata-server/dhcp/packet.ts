@@ -87,6 +87,7 @@ export interface DecodeError {
   detail: string;
 }
 
+/** A decoded message. Its byte fields (chaddr, sname, file, option values) are views into the datagram. */
 export interface DhcpPacket {
   op: number;
   htype: number;
@@ -99,6 +100,8 @@ export interface DhcpPacket {
   yiaddr: string;
   siaddr: string;
   giaddr: string;
+  /** giaddr as a 32-bit value, for matching relays to subnets without parsing text per packet. */
+  giaddrValue: number;
   /** The 16-byte chaddr field, as sent. */
   chaddr: Uint8Array;
   sname: Uint8Array;
@@ -187,9 +190,10 @@ export function decodeDhcp(buf: Uint8Array, limits: DecodeLimits = DEFAULT_DECOD
       yiaddr: readIpv4(buf, 16),
       siaddr: readIpv4(buf, 20),
       giaddr: readIpv4(buf, 24),
-      chaddr: buf.slice(28, 44),
-      sname: buf.slice(44, 108),
-      file: buf.slice(108, 236),
+      giaddrValue: readU32(buf, 24),
+      chaddr: buf.subarray(28, 44),
+      sname: buf.subarray(44, 108),
+      file: buf.subarray(108, 236),
       messageType: mt[0]! as MessageTypeValue,
       options,
     },

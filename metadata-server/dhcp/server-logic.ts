@@ -130,6 +130,9 @@ export interface ServedNetwork {
   name: string;
   plan: Dhcp4Plan;
   cidr: Cidr;
+  /** The subnet's base address and mask as 32-bit values (relay lookups run per packet). */
+  subnetBase: number;
+  subnetMask: number;
   byMac: Map<string, CompiledReservation>;
   reservedAddresses: Set<string>;
   dynamic?: { start: number; end: number; leaseOptions: EncodeOption; informOptions: EncodeOption };
@@ -182,7 +185,8 @@ export function compileNetwork(plan: NetworkDhcpPlan): ServedNetwork | undefined
       dynamic = { start, end, leaseOptions: encodeOptionRun(configOptions(p, undefined, true)), informOptions: encodeOptionRun(configOptions(p, undefined, false)) };
     }
   }
-  return { name: plan.network, plan: p, cidr, byMac, reservedAddresses, dynamic };
+  const subnetMask = cidr.prefixLength === 0 ? 0 : (0xffffffff << (32 - cidr.prefixLength)) >>> 0;
+  return { name: plan.network, plan: p, cidr, subnetBase: Number(cidr.base), subnetMask, byMac, reservedAddresses, dynamic };
 }
 
 export interface HandleContext {
@@ -200,11 +204,13 @@ export interface HandleContext {
 
 const ZERO = "0.0.0.0";
 
-function inCidr(c: Cidr, ip: string): boolean {
+function inSubnet(net: ServedNetwork, ip: string): boolean {
   const v = parseIpv4(ip);
-  if (v === undefined) return false;
-  const mask = c.prefixLength === 0 ? 0 : (0xffffffff << (32 - c.prefixLength)) >>> 0;
-  return ((v & mask) >>> 0) === Number(c.base);
+  return v !== undefined && inSubnetValue(net, v);
+}
+
+function inSubnetValue(net: ServedNetwork, v: number): boolean {
+  return ((v & net.subnetMask) >>> 0) === net.subnetBase;
 }
 
 function optIpv4(p: DhcpPacket, code: number): string | undefined {
@@ -253,7 +259,7 @@ export function handlePacket(p: DhcpPacket, ctx: HandleContext): Outcome {
 
   let net: ServedNetwork | undefined;
   if (p.giaddr !== ZERO) {
-    net = ctx.all.find((n) => inCidr(n.cidr, p.giaddr));
+    net = ctx.all.find((n) => inSubnetValue(n, p.giaddrValue));
     if (!net) return { kind: "drop", reason: "unknown-relay-subnet", mac, detail: p.giaddr };
   } else {
     net = ctx.local;
@@ -416,7 +422,7 @@ function request(p: DhcpPacket, client: Client, ctx: HandleContext): Outcome {
   // Dynamic client: the address must be on this network and either free or already this
   // client's. A free address is granted even without our record of it, so leases survive a lost
   // lease file (the client's INIT-REBOOT or RENEW restores them).
-  if (!inCidr(net.cidr, address)) return nak(p, client, ctx, "address not on this network");
+  if (!inSubnet(net, address)) return nak(p, client, ctx, "address not on this network");
   if (!addressFreeFor(net, address, client, ctx)) return nak(p, client, ctx, "address not available");
   const bound: Lease = { network: net.name, address, clientKey: client.key, mac: client.mac, state: "bound", expiresAt: ctx.now + net.plan.leaseTime };
   return reply(p, client, ctx, MessageType.ACK, address, net.dynamic!.leaseOptions, [{ kind: "bind", lease: bound }], state);
@@ -429,7 +435,7 @@ function decline(p: DhcpPacket, client: Client, ctx: HandleContext, o: ServerLog
   if (!address) return { kind: "drop", reason: "missing-requested-address", mac: client.mac };
   const effects: LeaseEffect[] = [];
   // A declined reservation is an address conflict the operator must fix; like OVN we only log it.
-  if (!client.reservation && client.net.dynamic && inCidr(client.net.cidr, address)) {
+  if (!client.reservation && client.net.dynamic && inSubnet(client.net, address)) {
     effects.push({
       kind: "decline",
       lease: { network: client.net.name, address, clientKey: client.key, mac: client.mac, state: "declined", expiresAt: ctx.now + o.declineHoldSeconds },
@@ -456,6 +462,6 @@ function inform(p: DhcpPacket, client: Client, ctx: HandleContext): Outcome {
   if (client.reservation) {
     return reply(p, client, ctx, MessageType.ACK, ZERO, client.reservation.informOptions, [], "inform");
   }
-  if (!inCidr(client.net.cidr, p.ciaddr)) return { kind: "drop", reason: "unknown-client", mac: client.mac, detail: p.ciaddr };
+  if (!inSubnet(client.net, p.ciaddr)) return { kind: "drop", reason: "unknown-client", mac: client.mac, detail: p.ciaddr };
   return reply(p, client, ctx, MessageType.ACK, ZERO, client.net.dynamic!.informOptions, [], "inform");
 }
