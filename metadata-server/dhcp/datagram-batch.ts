@@ -11,6 +11,7 @@
 // The layout of struct mmsghdr below is Linux's on 64-bit targets (x64, arm64); elsewhere
 // createDatagramBatch returns undefined and the service keeps to plain dgram.
 import koffi from "koffi";
+import { parseIpv4 } from "../model/addr.ts";
 import { getLibc } from "../os/libc.ts";
 
 const MSG_DONTWAIT = 0x40;
@@ -52,6 +53,8 @@ class MessageVector {
   readonly headers: Buffer;
   readonly data: Buffer;
   readonly names: Buffer;
+  /** The kernel reads these through the addresses in `headers`; this reference keeps them alive. */
+  private readonly iovecs: Buffer;
 
   constructor(readonly slots: number, readonly slotBytes: number) {
     this.headers = Buffer.alloc(slots * MMSGHDR_BYTES);
@@ -70,14 +73,10 @@ class MessageVector {
       this.headers.writeBigUInt64LE(iovecAt + BigInt(i * IOVEC_BYTES), h + MSG_IOV);
       this.headers.writeBigUInt64LE(1n, h + MSG_IOVLEN);
     }
-    // The kernel reads these buffers through the addresses written above; keeping the iovecs
-    // reachable from this object keeps their memory alive as long as the headers are used.
     this.iovecs = iovecs;
   }
 
-  private readonly iovecs: Buffer;
-
-  /** Sets slot i's iovec length (sending: the reply's length; receiving: the slot size). */
+  /** Sets slot i's iovec length to the length of the reply about to be sent from it. */
   setLength(i: number, length: number): void {
     this.iovecs.writeUInt32LE(length, i * IOVEC_BYTES + 8);
   }
@@ -97,14 +96,8 @@ const destinationValues = new Map<string, number>();
 function destinationValue(address: string): number | undefined {
   let v = destinationValues.get(address);
   if (v === undefined) {
-    const parts = address.split(".");
-    if (parts.length !== 4) return undefined;
-    v = 0;
-    for (const p of parts) {
-      const octet = Number(p);
-      if (!Number.isInteger(octet) || octet < 0 || octet > 255 || p === "") return undefined;
-      v = v * 256 + octet;
-    }
+    v = parseIpv4(address);
+    if (v === undefined) return undefined;
     if (destinationValues.size >= 4096) destinationValues.clear();
     destinationValues.set(address, v);
   }
@@ -139,10 +132,8 @@ export class DatagramBatch {
     let total = 0;
     while (total < budget) {
       const want = Math.min(this.o.slots, budget - total);
-      for (let i = 0; i < want; i++) {
-        this.rx.resetNameLength(i);
-        this.rx.setLength(i, this.o.receiveBytes);
-      }
+      // The kernel rewrites each msg_namelen; the iovecs keep the full slot size.
+      for (let i = 0; i < want; i++) this.rx.resetNameLength(i);
       const n = libc.recvmmsg(this.fd, this.rx.headers, want, MSG_DONTWAIT);
       if (n < 0) {
         const errno = koffi.errno();
