@@ -5,8 +5,8 @@
 //   bind({ fd }) so receiving and sending stay on the event loop.
 // - a raw ICMPv6 socket for router solicitations/advertisements, bound to the interface's
 //   link-local address, hop limit 255 (RFC 4861 6.1.2: hosts drop RAs with any other).
-//   Node has no raw sockets; reads run as koffi async calls (a worker thread blocks in recvfrom
-//   with a receive timeout) so the event loop never blocks.
+//   Node has no raw sockets, and no way to watch a descriptor it did not make; solicitations are
+//   rare, so queued ones are read without waiting every pollIntervalMs.
 import dgram from "node:dgram";
 import { readFileSync } from "node:fs";
 import { networkInterfaces } from "node:os";
@@ -22,7 +22,6 @@ const SOCK_CLOEXEC = 0o2000000;
 const SOL_SOCKET = 1;
 const SO_REUSEADDR = 2;
 const SO_BROADCAST = 6;
-const SO_RCVTIMEO = 20;
 const SO_BINDTODEVICE = 25;
 const SO_RCVBUF = 8;
 const SO_RCVBUFFORCE = 33;
@@ -34,6 +33,10 @@ const IPV6_MULTICAST_HOPS = 18;
 const IPV6_MULTICAST_LOOP = 19;
 const IPV6_JOIN_GROUP = 20;
 const ICMP6_FILTER = 1;
+const MSG_DONTWAIT = 0x40;
+const EAGAIN = 11;
+const EINTR = 4;
+const MAX_DATAGRAMS_PER_POLL = 64;
 
 export class SocketError extends Error {
   constructor(readonly step: string, readonly errno: number) {
@@ -156,8 +159,13 @@ export async function openDeviceUdp6Socket(ifname: string, port: number, groups:
 }
 
 export interface RawIcmp6Options {
-  /** How long one blocking read waits before checking whether the socket was closed, ms. */
-  receiveTimeoutMs: number;
+  /**
+   * How often queued datagrams are read, ms. Reads never wait: a blocking read would hold one of
+   * the four threads of libuv's pool, which file I/O shares (writing the lease file before an ACK,
+   * reloading the inventory). Router solicitations are rare, and RFC 4861 6.2.6 lets a router
+   * answer one up to 500 ms late.
+   */
+  pollIntervalMs: number;
   /** ICMPv6 types passed up by the kernel filter; everything else never reaches us. */
   acceptTypes: number[];
   /** Multicast groups to join on the interface (ff02::2 for router solicitations). */
@@ -165,7 +173,7 @@ export interface RawIcmp6Options {
 }
 
 export const DEFAULT_RAW_ICMP6_OPTIONS: RawIcmp6Options = {
-  receiveTimeoutMs: 500,
+  pollIntervalMs: 100,
   acceptTypes: [133],
   joinGroups: ["ff02::2"],
 };
@@ -178,9 +186,15 @@ export interface Icmp6Datagram {
 /** A raw ICMPv6 socket bound to one interface's link-local address, hop limit 255. */
 export class RawIcmp6Socket {
   private closed = false;
-  private reading = false;
+  private poller?: NodeJS.Timeout;
 
-  private constructor(private readonly fd: number, readonly ifname: string, readonly ifindex: number, readonly source: string) {}
+  private constructor(
+    private readonly fd: number,
+    readonly ifname: string,
+    readonly ifindex: number,
+    readonly source: string,
+    private readonly pollIntervalMs: number,
+  ) {}
 
   static open(ifname: string, linkLocal: string, options: Partial<RawIcmp6Options> = {}): RawIcmp6Socket {
     const o = { ...DEFAULT_RAW_ICMP6_OPTIONS, ...options };
@@ -207,14 +221,10 @@ export class RawIcmp6Socket {
       mreq.writeUInt32LE(ifindex, 16);
       check(`join ${g}`, c.setsockopt(fd, IPPROTO_IPV6, IPV6_JOIN_GROUP, mreq, 20), fd);
     }
-    const tv = Buffer.alloc(16);
-    tv.writeBigInt64LE(BigInt(Math.floor(o.receiveTimeoutMs / 1000)), 0);
-    tv.writeBigInt64LE(BigInt((o.receiveTimeoutMs % 1000) * 1000), 8);
-    check("SO_RCVTIMEO", c.setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, tv, 16), fd);
     // Binding the link-local address makes it the source of every RA (RFC 4861 6.1.2). It fails
     // with EADDRNOTAVAIL while the address is still tentative (DAD); the caller retries.
     check(`bind [${linkLocal}%${ifname}]`, c.bind(fd, sockaddrIn6(linkLocal.split("%")[0]!, 0, ifindex), 28), fd);
-    return new RawIcmp6Socket(fd, ifname, ifindex, linkLocal);
+    return new RawIcmp6Socket(fd, ifname, ifindex, linkLocal, o.pollIntervalMs);
   }
 
   send(data: Uint8Array, destination: string): void {
@@ -225,41 +235,35 @@ export class RawIcmp6Socket {
     if (rc < 0) throw new SocketError(`sendto ${destination}`, koffi.errno());
   }
 
-  /** Calls onMessage for every datagram until close(); reads run on a worker thread. */
+  /** Calls onMessage for every datagram until close(), reading what has queued every pollIntervalMs. */
   startReceiving(onMessage: (d: Icmp6Datagram) => void, onError: (e: unknown) => void): void {
-    if (this.reading) return;
-    this.reading = true;
+    if (this.poller || this.closed) return;
     const buf = Buffer.alloc(1500);
     const from = Buffer.alloc(28);
     const fromLen = new Int32Array([28]);
-    const loop = (): void => {
-      if (this.closed) {
-        this.reading = false;
-        getLibc().close(this.fd);
-        return;
-      }
-      fromLen[0] = 28;
-      getLibc().recvfromAsync(this.fd, buf, buf.length, 0, from, fromLen, (err, n) => {
-        if (err) onError(err);
-        else if (n > 0 && !this.closed) {
-          const source = readIpv6(from, 8);
-          try {
-            onMessage({ data: Uint8Array.from(buf.subarray(0, n)), source });
-          } catch (e) {
-            onError(e);
-          }
+    this.poller = setInterval(() => {
+      // A bounded drain per tick: a flood of solicitations cannot hold the event loop.
+      for (let i = 0; i < MAX_DATAGRAMS_PER_POLL && !this.closed; i++) {
+        fromLen[0] = 28;
+        const n = getLibc().recvfrom(this.fd, buf, buf.length, MSG_DONTWAIT, from, fromLen);
+        if (n < 0) {
+          const errno = koffi.errno();
+          if (errno !== EAGAIN && errno !== EINTR) onError(new SocketError("recvfrom", errno));
+          return;
         }
-        setImmediate(loop);
-      });
-    };
-    loop();
+        try {
+          onMessage({ data: Uint8Array.from(buf.subarray(0, n)), source: readIpv6(from, 8) });
+        } catch (e) {
+          onError(e);
+        }
+      }
+    }, this.pollIntervalMs);
   }
 
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    // The fd is closed by the read loop once its pending read returns (at most one receive
-    // timeout later), so a worker thread never reads from a reused descriptor.
-    if (!this.reading) getLibc().close(this.fd);
+    if (this.poller) clearInterval(this.poller);
+    getLibc().close(this.fd);
   }
 }

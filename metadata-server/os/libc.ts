@@ -10,7 +10,7 @@ export interface Libc {
   bind(fd: number, addr: Buffer, len: number): number;
   close(fd: number): number;
   sendto(fd: number, buf: Buffer, len: number, flags: number, addr: Buffer, addrlen: number): number;
-  recvfromAsync(fd: number, buf: Buffer, len: number, flags: number, addr: Buffer, addrlen: Int32Array, cb: (err: unknown, n: number) => void): void;
+  recvfrom(fd: number, buf: Buffer, len: number, flags: number, addr: Buffer, addrlen: Int32Array): number;
   /** recvmmsg(2) without a timeout: `vec` is a caller-built array of struct mmsghdr. */
   recvmmsg(fd: number, vec: Buffer, vlen: number, flags: number): number;
   /** sendmmsg(2): `vec` is a caller-built array of struct mmsghdr. */
@@ -42,9 +42,7 @@ export function getLibc(): Libc {
     bind: (fd, addr, len) => bind(fd, addr, len),
     close: lib.func("int close(int fd)"),
     sendto: (fd, buf, len, flags, addr, addrlen) => Number(sendto(fd, buf, len, flags, addr, addrlen)),
-    recvfromAsync: (fd, buf, len, flags, addr, addrlen, cb) => {
-      recvfrom.async(fd, buf, len, flags, addr, addrlen, (err: unknown, n: number | bigint) => cb(err, Number(n)));
-    },
+    recvfrom: (fd, buf, len, flags, addr, addrlen) => Number(recvfrom(fd, buf, len, flags, addr, addrlen)),
     recvmmsg: (fd, vec, vlen, flags) => recvmmsg(fd, vec, vlen, flags, null) as number,
     sendmmsg: (fd, vec, vlen, flags) => sendmmsg(fd, vec, vlen, flags) as number,
     dupCloexec: (fd) => fcntl(fd, F_DUPFD_CLOEXEC, 0) as number,
