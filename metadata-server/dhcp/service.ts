@@ -2,6 +2,7 @@
 // interface, the pure server logic in between, counters, rogue-server detection and live reload.
 // All policy lives in plan.ts / server-logic.ts / ra.ts; this file only moves bytes and time.
 import type dgram from "node:dgram";
+import { jsonLogger as lineLogger, levelEnabled, type LogLevel } from "../http/log.ts";
 import { parseIpv4 } from "../model/addr.ts";
 import type { ResolvedSite } from "../model/types.ts";
 import { buildDhcpPlan, type DhcpPlan, type NetworkDhcpPlan, type PlanOptions } from "./plan.ts";
@@ -16,20 +17,18 @@ import { DatagramBatch } from "./datagram-batch.ts";
 import { RawIcmp6Socket, interfaceAddresses, interfaceMac, openDeviceUdp6Socket, openDeviceUdpSocket } from "./socket.ts";
 import { ALL_DHCP_RELAY_AGENTS_AND_SERVERS, DHCP6_MALFORMED, DHCPV6_SERVER_PORT, duidLl, handleDhcp6 } from "./dhcpv6.ts";
 
-export type LogLevel = "debug" | "info" | "warn" | "error";
-const LEVELS: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
+export type { LogLevel };
 export type LogFn = ((level: LogLevel, event: string, fields?: Record<string, unknown>) => void) & {
   /** Whether a line at `level` would be written: the per-packet paths skip building fields otherwise. */
   enabled?: (level: LogLevel) => boolean;
 };
 
-/** Structured JSON lines on stderr. */
+/** Structured JSON lines on stderr, in the same format as `guestlink serve` writes (http/log.ts). */
 export function jsonLogger(minLevel: LogLevel = "info", write: (line: string) => void = (l) => process.stderr.write(l)): LogFn {
-  const enabled = (level: LogLevel) => LEVELS[level] >= LEVELS[minLevel];
-  return Object.assign((level: LogLevel, event: string, fields: Record<string, unknown> = {}) => {
-    if (!enabled(level)) return;
-    write(`${JSON.stringify({ ts: new Date().toISOString(), level, component: "dhcp", event, ...fields })}\n`);
-  }, { enabled });
+  const lines = lineLogger(write, minLevel);
+  return Object.assign((level: LogLevel, event: string, fields?: Record<string, unknown>) => lines.log(level, event, fields), {
+    enabled: (level: LogLevel) => levelEnabled(level, minLevel),
+  });
 }
 
 /** Counter names per reply type, made once: a template string per packet costs a flatten and a hash. */

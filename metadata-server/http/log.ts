@@ -8,11 +8,16 @@ export interface Logger {
 
 const LEVELS: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
 
+/** Whether a line at `level` is written when the threshold is `minLevel`. */
+export function levelEnabled(level: LogLevel, minLevel: LogLevel): boolean {
+  return LEVELS[level] >= LEVELS[minLevel];
+}
+
+/** The one line format of every guestlink server command: {time, level, event, ...fields}. */
 export function jsonLogger(write: (line: string) => void, minLevel: LogLevel = "info", now: () => Date = () => new Date()): Logger {
-  const floor = LEVELS[minLevel];
   return {
     log(level, event, fields = {}) {
-      if (LEVELS[level] < floor) return;
+      if (!levelEnabled(level, minLevel)) return;
       write(JSON.stringify({ time: now().toISOString(), level, event, ...fields }) + "\n");
     },
   };

@@ -222,8 +222,8 @@ describe(`a Debian 12 guest (${VM_NAME}) on our seed, DHCP/RA and agent`, () => 
     // A 60 s lease renews at T1 = 30 s. ISC dhclient gets option 26 = 8000 in that ACK, and Debian's
     // dhclient-script applies an MTU only on BOUND/REBOOT, so the link keeps 9000 (docs/dhcp.md).
     const renewAcks = () => lab.log("dhcp").split("\n").filter((l) => l.startsWith("{"))
-      .map((l) => JSON.parse(l) as { event?: string; ts?: string; state?: string; mac?: string })
-      .filter((e) => e.event === "ack" && e.mac === MACS.jumbo && Date.parse(e.ts ?? "") >= changed);
+      .map((l) => JSON.parse(l) as { event?: string; time?: string; state?: string; mac?: string })
+      .filter((e) => e.event === "ack" && e.mac === MACS.jumbo && Date.parse(e.time ?? "") >= changed);
     await waitFor("the guest's RENEW after the change", () => (renewAcks().some((e) => e.state === "renew-rebind") ? true : undefined), 60_000, 1000);
     await new Promise((r) => setTimeout(r, 6000)); // one agent poll (5 s) after the renewal
     expect(jumbo()!.mtu).toBe(9000);
