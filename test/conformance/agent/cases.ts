@@ -26,9 +26,11 @@ export interface Case {
   compare: "exact" | "shape" | KnownDifference;
   /**
    * Which agent pair: started plainly (TZ=UTC), with -b guest-exec,guest-file-open, in another
-   * zone, with no chpasswd in PATH, or with a chpasswd that is killed by a signal.
+   * zone, with no chpasswd in PATH, with a chpasswd that is killed by a signal, or with a
+   * systemctl that suspends nothing. Suspend cases must never let either agent reach
+   * /sys/power/state for ram or disk: that would suspend the machine running the tests.
    */
-  pair?: "default" | "blocked" | "berlin" | "kolkata" | "stjohns" | "no-chpasswd" | "killed-chpasswd";
+  pair?: "default" | "blocked" | "berlin" | "kolkata" | "stjohns" | "no-chpasswd" | "killed-chpasswd" | "fake-systemctl";
   /** Where the case comes from: a transcript in the reference, or QEMU's tests/unit/test-qga.c. */
   ref?: string;
 }
@@ -254,6 +256,14 @@ export const CASES: Case[] = [
     },
   },
   { ...one("set-user-password when chpasswd is killed by a signal", cmd("guest-set-user-password", { username: "no-such-user-xyz", password: "eA==", crypted: false })), pair: "killed-chpasswd" },
+  // Suspend: systemd first (systemctl status systemd-<unit>, then systemctl <verb>). Success has no answer.
+  // The ping after it shows the agent alive and that the suspend itself was never answered.
+  { name: "suspend-ram through systemd", pair: "fake-systemctl", compare: "exact", steps: [{ send: cmd("guest-suspend-ram") }, { send: cmd("guest-ping") }] },
+  { name: "suspend-disk through systemd", pair: "fake-systemctl", compare: "exact", steps: [{ send: cmd("guest-suspend-disk") }, { send: cmd("guest-ping") }] },
+  // systemd claims hybrid and fails; hybrid has no /sys/power/state word.
+  { ...one("suspend-hybrid when systemctl hybrid-sleep fails", cmd("guest-suspend-hybrid")), pair: "fake-systemctl" },
+  // Neither systemctl nor pm-utils in PATH (hybrid only: ram or disk would go on to /sys/power/state).
+  { ...one("suspend-hybrid with no helper in PATH", cmd("guest-suspend-hybrid")), pair: "no-chpasswd" },
   one("set-vcpus keeping cpu0 online", cmd("guest-set-vcpus", { vcpus: [{ "logical-id": 0, online: true }] })),
   one("set-vcpus with an empty list", cmd("guest-set-vcpus", { vcpus: [] })),
   one("set-memory-blocks keeping a block online", cmd("guest-set-memory-blocks", { "mem-blks": [{ "phys-index": 0, online: true }] })),

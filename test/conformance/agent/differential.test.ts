@@ -24,6 +24,8 @@ const PAIR_ENV: Record<string, Record<string, string>> = {
   // The helper cases: both agents look chpasswd up in PATH.
   "no-chpasswd": { TZ: "UTC", PATH: "/nonexistent" },
   "killed-chpasswd": { TZ: "UTC", PATH: join(FIXTURES, "helpers-killed") },
+  // The suspend cases: a systemctl that suspends nothing (see the fixture).
+  "fake-systemctl": { TZ: "UTC", PATH: join(FIXTURES, "helpers-suspend") },
 };
 
 async function startSide(kind: "ours" | "theirs", args: string[], env: Record<string, string>): Promise<Side> {

@@ -1,6 +1,6 @@
 // Commands that change the machine, run against a stub executor and temp directories.
 import { describe, it, expect, beforeEach, afterEach } from "vitest";
-import { mkdtempSync, rmSync, mkdirSync, writeFileSync, readFileSync, existsSync } from "node:fs";
+import { mkdtempSync, rmSync, mkdirSync, writeFileSync, readFileSync, existsSync, symlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { buildRegistry } from "../../../agent/commands/index.ts";
@@ -58,6 +58,72 @@ beforeEach(() => {
   setup();
 });
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+describe("guest-suspend-*: systemd, then pm-utils, then /sys/power/state, as qemu-ga 7.2", () => {
+  const ERR = (desc: string) => `{"error": {"class": "GenericError", "desc": "${desc}"}}`;
+  /** systemctl status exit code for the unit, and each program's exit status; absent programs are missing. */
+  function helpers(status: Record<string, number>): void {
+    for (const p of ["systemctl", "pm-is-supported", "pm-hibernate", "pm-suspend", "pm-suspend-hybrid"]) {
+      if (!Object.keys(status).some((k) => k.split(" ")[0] === p)) exec.missing.add(p);
+    }
+    exec.result = (c) => ({ status: status[[c.file.split("/").pop(), ...c.args].join(" ")] ?? status[c.file.split("/").pop()!] ?? 0 });
+  }
+  const sysPowerState = (states: string) => {
+    mkdirSync(join(dir, "root/sys/power"), { recursive: true });
+    writeFileSync(join(dir, "root/sys/power/state"), `${states}\n`);
+  };
+  const ran = () => exec.calls.map((c) => [c.file.split("/").pop(), ...c.args].join(" "));
+
+  it("suspends through systemd when it knows the unit (status 1-3), with no answer", async () => {
+    helpers({ "systemctl status systemd-suspend": 3, "systemctl suspend": 0 });
+    expect(await call('{"execute":"guest-suspend-ram"}')).toBeNull();
+    expect(ran()).toEqual(["systemctl status systemd-suspend", "systemctl suspend"]);
+  });
+
+  it("takes status 4 (no such unit) and 0 as systemd not supporting the mode, and goes on to pm-utils", async () => {
+    for (const unitStatus of [4, 0]) {
+      setup();
+      helpers({ "systemctl status systemd-hibernate": unitStatus, "pm-is-supported --hibernate": 0, "pm-hibernate": 0 });
+      expect(await call('{"execute":"guest-suspend-disk"}')).toBeNull();
+      expect(ran()).toEqual(["systemctl status systemd-hibernate", "pm-is-supported --hibernate", "pm-hibernate"]);
+    }
+  });
+
+  it("falls back to writing /sys/power/state when systemd fails and pm-utils is absent", async () => {
+    helpers({ "systemctl status systemd-suspend": 3, "systemctl suspend": 1 });
+    sysPowerState("freeze mem disk");
+    expect(await call('{"execute":"guest-suspend-ram"}')).toBeNull();
+    expect(readFileSync(join(dir, "root/sys/power/state"), "utf8")).toBe("mem");
+  });
+
+  it("answers qemu-ga's texts: not supported, and a failing /sys/power/state write", async () => {
+    helpers({});
+    sysPowerState("freeze");
+    expect(await call('{"execute":"guest-suspend-disk"}')).toBe(ERR("the requested suspend mode is not supported by the guest"));
+    // A state file that offers "mem" but refuses writes: /proc/cgroups lists the memory
+    // controller, and writing it fails with EIO even for root.
+    setup();
+    helpers({});
+    rmSync(join(dir, "root/sys/power/state"));
+    symlinkSync("/proc/cgroups", join(dir, "root/sys/power/state"));
+    expect(readFileSync(join(dir, "root/sys/power/state"), "utf8")).toContain("mem");
+    expect(await call('{"execute":"guest-suspend-ram"}')).toBe(ERR("child process has failed to suspend"));
+  });
+
+  it("answers hybrid's quirk: when systemd claims it and fails, the error is /sys/power/state's 'unknown guest suspend mode'", async () => {
+    helpers({ "systemctl status systemd-hybrid-sleep": 3, "systemctl hybrid-sleep": 1 });
+    expect(await call('{"execute":"guest-suspend-hybrid"}')).toBe(ERR("unknown guest suspend mode"));
+    setup();
+    helpers({});
+    expect(await call('{"execute":"guest-suspend-hybrid"}')).toBe(ERR("the requested suspend mode is not supported by the guest"));
+  });
+
+  it("answers the last failure where qemu-ga would answer nothing (a documented difference)", async () => {
+    helpers({ "systemctl status systemd-suspend": 3, "systemctl suspend": 5 });
+    sysPowerState("freeze disk");
+    expect(await call('{"execute":"guest-suspend-ram"}')).toBe(ERR("the helper program 'systemctl suspend' returned an unexpected exit status code (5)"));
+  });
+});
 
 describe("guest-info", () => {
   it("lists KubeVirt's ten required commands as enabled", async () => {
