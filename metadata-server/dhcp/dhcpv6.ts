@@ -144,6 +144,25 @@ export interface Dhcp6Context {
   options?: Dhcp6Options;
 }
 
+type Dhcp6Reservation = NonNullable<Ipv6Plan["dhcpv6"]>["reservations"][number];
+
+/**
+ * MAC -> reservation, built once per plan revision: a boot storm of SOLICITs must not scan every
+ * reservation per packet. One entry per plan object, so the WeakMap stays tiny.
+ */
+const reservationIndex = new WeakMap<readonly Dhcp6Reservation[], Map<string, Dhcp6Reservation>>();
+
+function reservationFor(reservations: readonly Dhcp6Reservation[], mac: string): Dhcp6Reservation | undefined {
+  let index = reservationIndex.get(reservations);
+  if (!index) {
+    index = new Map();
+    // The first reservation of a MAC wins, as a scan in order would find it.
+    for (const r of reservations) if (!index.has(r.mac)) index.set(r.mac, r);
+    reservationIndex.set(reservations, index);
+  }
+  return index.get(mac);
+}
+
 function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
   return a.length === b.length && a.every((x, i) => x === b[i]);
 }
@@ -178,7 +197,7 @@ export function handleDhcp6(bytes: Uint8Array, ctx: Dhcp6Context): Dhcp6Outcome 
   if (!clientId) return { kind: "drop", reason: "missing-client-id" };
   if (!d6.stateful) return { kind: "drop", reason: "unsupported-message", detail: "stateless network" };
   const mac = clientMac(clientId, ctx.source);
-  const reservation = mac ? d6.reservations.find((r) => r.mac === mac) : undefined;
+  const reservation = mac ? reservationFor(d6.reservations, mac) : undefined;
   const needsOurId = m.type === Msg6.REQUEST || m.type === Msg6.RENEW || m.type === Msg6.RELEASE || m.type === Msg6.DECLINE;
   const forbidsId = m.type === Msg6.SOLICIT || m.type === Msg6.REBIND || m.type === Msg6.CONFIRM;
   if (needsOurId && (!serverId || !equalBytes(serverId, ctx.serverDuid))) return { kind: "drop", reason: "other-server" };

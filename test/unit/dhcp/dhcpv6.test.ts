@@ -57,6 +57,18 @@ describe("DHCPv6", () => {
     expect(rapid).toMatchObject({ kind: "reply", type: Msg6.REPLY });
   });
 
+  it("finds the reservation of each plan revision: a reload that moves the address is answered with the new one", () => {
+    const before = ctx("dhcpv6-stateful");
+    const solicit = encodeDhcp6(Msg6.SOLICIT, 7, [option6(Opt6.CLIENTID, CLIENT_DUID), ia(1)]);
+    expect(handleDhcp6(solicit, before)).toMatchObject({ address: "2001:db8:1::10" });
+    const moved = site();
+    moved.networks[0]!.ipv6!.mode = "dhcpv6-stateful";
+    moved.vms[0]!.interfaces[0]!.ipv6 = { method: "dhcpv6-stateful", address: "2001:db8:1::99", prefixLength: 64, origin: "inventory" };
+    const after = { ...before, plan: buildDhcpPlan(moved).networks[0]!.ipv6 };
+    expect(handleDhcp6(solicit, after)).toMatchObject({ address: "2001:db8:1::99" });
+    expect(handleDhcp6(solicit, before)).toMatchObject({ address: "2001:db8:1::10" });
+  });
+
   it("drops REQUESTs for other servers, unknown clients and clients without an id", () => {
     const c = ctx("dhcpv6-stateful");
     expect(handleDhcp6(encodeDhcp6(Msg6.REQUEST, 1, [option6(Opt6.CLIENTID, CLIENT_DUID), option6(Opt6.SERVERID, duidLl("02:00:00:00:00:99")), ia()]), c)).toMatchObject({ reason: "other-server" });
