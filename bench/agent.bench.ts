@@ -7,6 +7,7 @@ import { connect } from "node:net";
 import type { Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { median } from "./stats.ts";
 
 const ROUND_TRIPS = 2000;
 const IDLE_CPU_WINDOW_MS = 10_000;
@@ -91,10 +92,6 @@ async function firstSync(path: string, t0: bigint): Promise<number> {
   }
 }
 
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)]!;
-};
 
 async function rtt(a: Agent, req: string): Promise<number> {
   const c = await Client.open(a.socket);

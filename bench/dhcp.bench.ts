@@ -28,6 +28,7 @@ import { randomBytes } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { median } from "./stats.ts";
 
 const PERIOD = Number(process.env.DHCP_BENCH_PERIOD ?? 10);
 const RESERVATIONS = Number(process.env.DHCP_BENCH_RESERVATIONS ?? 10_000);
@@ -245,15 +246,16 @@ interface PerfResult {
   acksPerSecond: number;
   avgDelayDO: string;
   avgDelayRA: string;
-  kernel?: string;
+  kernel: string;
   /** The server's CPU time during the run (user + system, all threads), seconds. */
   serverCpuSeconds: number;
   /** Datagrams the server sent during the run. */
   serverReplies: number;
 }
 
-function cpuPerReply(r: PerfResult): string {
-  return r.serverReplies > 0 ? ((r.serverCpuSeconds * 1e6) / r.serverReplies).toFixed(1) : "n/a";
+/** The server's CPU time per datagram it sent, µs (NaN when it sent none). */
+function cpuPerReplyUs(r: PerfResult): number {
+  return r.serverReplies > 0 ? (r.serverCpuSeconds * 1e6) / r.serverReplies : NaN;
 }
 
 const CLOCK_TICKS = Number(spawnSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).stdout.trim()) || 100;
@@ -269,7 +271,7 @@ function cpuSeconds(pid: number): number {
   }
 }
 
-function parsePerf(server: string, scenario: string, out: string): Omit<PerfResult, "serverCpuSeconds" | "serverReplies"> {
+function parsePerf(server: string, scenario: string, out: string): Omit<PerfResult, "kernel" | "serverCpuSeconds" | "serverReplies"> {
   const block = (name: string) => out.split(`***Statistics for: ${name}***`)[1]?.split("***")[0] ?? "";
   const num = (text: string, re: RegExp) => Number(re.exec(text)?.[1] ?? 0);
   const str = (text: string, re: RegExp) => re.exec(text)?.[1]?.trim() ?? "?";
@@ -345,15 +347,14 @@ async function main(): Promise<number> {
       results.push(r);
       console.log(`${server.padEnd(9)} ${r.scenario.padEnd(12)} DORA/s=${String(r.acksPerSecond).padStart(6)}  offers=${r.receivedOffer}/${r.sentDiscover} (drops ${r.dropsDO})  acks=${r.receivedAck}/${r.sentRequest} (drops ${r.dropsRA})  delay D-O ${r.avgDelayDO}, R-A ${r.avgDelayRA}`);
       console.log(`          ${r.kernel}`);
-      console.log(`          server CPU ${r.serverCpuSeconds.toFixed(2)} s (${((r.serverCpuSeconds / PERIOD) * 100).toFixed(0)} % of its core), ${cpuPerReply(r)} µs per reply sent`);
+      console.log(`          server CPU ${r.serverCpuSeconds.toFixed(2)} s (${((r.serverCpuSeconds / PERIOD) * 100).toFixed(0)} % of its core), ${cpuPerReplyUs(r).toFixed(1)} µs per reply sent`);
     }
   }
   console.log(`\n${RESERVATIONS} reservations, ${PERIOD} s per run, ${ROUNDS} rounds, server on CPU ${SERVER_CPU}, perfdhcp on CPU ${CLIENT_CPU}`);
-  const median = (values: number[]) => values.sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? NaN;
   for (const benchCase of CASES) {
     const of = (s: string) => results.filter((r) => r.server === s && r.scenario === caseName(benchCase));
     const dora = (s: string) => median(of(s).map((r) => r.acksPerSecond));
-    const cpu = (s: string) => median(of(s).map((r) => Number(cpuPerReply(r))));
+    const cpu = (s: string) => median(of(s).map(cpuPerReplyUs));
     const perServer = SERVERS.map((s) => `${s} ${dora(s)} DORA/s, ${cpu(s).toFixed(1)} µs CPU per reply`).join("; ");
     const ours = dora("guestlink");
     const ratios = SERVERS.filter((s) => s !== "guestlink" && SERVERS.includes("guestlink")).map((s) => `ours/${s} = ${dora(s) > 0 ? (ours / dora(s)).toFixed(2) : "n/a"}`);

@@ -22,6 +22,7 @@ import { join } from "node:path";
 import { loadSiteFile } from "../metadata-server/inventory/load.ts";
 import { NOCLOUD_DOCUMENTS, SiteSnapshot } from "../metadata-server/site-store.ts";
 import { loadOrCreateSecret } from "../metadata-server/state/secret.ts";
+import { median } from "./stats.ts";
 
 const VMS = 10_000;
 const WRK_CONNECTIONS = 256;
@@ -134,7 +135,6 @@ function wrk(url: string, pathsFile: string, luaFile: string): WrkResult {
 
 /** Medians of each field over several runs (errors are summed: every error counts). */
 function medianRun(runs: WrkResult[]): WrkResult {
-  const median = (v: number[]) => { const a = [...v].sort((x, y) => x - y); return a[Math.floor(a.length / 2)]!; };
   return { rps: median(runs.map((r) => r.rps)), p99ms: median(runs.map((r) => r.p99ms)), errors: runs.reduce((a, r) => a + r.errors, 0) };
 }
 

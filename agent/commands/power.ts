@@ -28,6 +28,13 @@ async function exitStatus(env: AgentEnv, program: string, args: string[]): Promi
   return r.status ?? 0;
 }
 
+/** qemu-ga's text for a suspend program ("systemctl suspend", "pm-suspend") that did not succeed. */
+function suspendHelperError(command: string, status: number): string {
+  return status === -1
+    ? `the helper program '${command}' was not found`
+    : `the helper program '${command}' returned an unexpected exit status code (${status})`;
+}
+
 /**
  * qemu-ga 7.2's guest_suspend: systemd, then pm-utils, then /sys/power/state, each tried only
  * when it says it supports the mode, stopping at the first that works. A failed method's error is
@@ -44,17 +51,13 @@ async function suspend(env: AgentEnv, mode: SuspendMode): Promise<void> {
     supported = true;
     const status = await exitStatus(env, "systemctl", [names.systemd]);
     if (status === 0) return;
-    lastError = status === -1
-      ? `the helper program 'systemctl ${names.systemd}' was not found`
-      : `the helper program 'systemctl ${names.systemd}' returned an unexpected exit status code (${status})`;
+    lastError = suspendHelperError(`systemctl ${names.systemd}`, status);
   }
   if ((await exitStatus(env, "pm-is-supported", [names.pmFlag])) === 0) {
     supported = true;
     const status = await exitStatus(env, names.pmProgram, []);
     if (status === 0) return;
-    lastError = status === -1
-      ? `the helper program '${names.pmProgram}' was not found`
-      : `the helper program '${names.pmProgram}' returned an unexpected exit status code (${status})`;
+    lastError = suspendHelperError(names.pmProgram, status);
   }
   if (names.sysState === undefined) {
     // qemu-ga asks /sys/power/state about hybrid too, and that check fails with this error,

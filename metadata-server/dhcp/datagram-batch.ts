@@ -9,15 +9,13 @@
 // non-blocking on the descriptor libuv already made non-blocking, so the event loop never waits.
 //
 // The layout of struct mmsghdr below is Linux's on 64-bit targets (x64, arm64); elsewhere
-// createDatagramBatch returns undefined and the service keeps to plain dgram.
+// DatagramBatch.create returns undefined and the service keeps to plain dgram.
 import koffi from "koffi";
-import { parseIpv4 } from "../model/addr.ts";
-import { getLibc } from "../os/libc.ts";
+import { formatIpv4 } from "../model/addr.ts";
+import { AF_INET, EAGAIN, EINTR, MSG_DONTWAIT, getLibc } from "../os/libc.ts";
+import { cachedIpv4Value } from "./packet.ts";
+import { writeSockaddrIn } from "./socket.ts";
 
-const MSG_DONTWAIT = 0x40;
-const EAGAIN = 11;
-const EINTR = 4;
-const AF_INET = 2;
 const SOCKADDR_IN_BYTES = 16;
 const IOVEC_BYTES = 16;
 /** struct mmsghdr: struct msghdr (56 bytes) then unsigned int msg_len, padded to 64. */
@@ -90,24 +88,18 @@ class MessageVector {
   }
 }
 
-/** Dotted-quad text -> 32-bit value for the few destinations replies go to (relays, broadcast). */
-const destinationValues = new Map<string, number>();
-
-function destinationValue(address: string): number | undefined {
-  let v = destinationValues.get(address);
-  if (v === undefined) {
-    v = parseIpv4(address);
-    if (v === undefined) return undefined;
-    if (destinationValues.size >= 4096) destinationValues.clear();
-    destinationValues.set(address, v);
-  }
-  return v;
+/** A reply waiting for the next sendmmsg, its destination already parsed. */
+interface QueuedReply {
+  bytes: Uint8Array;
+  port: number;
+  address: string;
+  addressValue: number;
 }
 
 export class DatagramBatch {
   private readonly rx: MessageVector;
   private readonly tx: MessageVector;
-  private readonly pending: { bytes: Uint8Array; port: number; address: string }[] = [];
+  private readonly pending: QueuedReply[] = [];
 
   private constructor(private readonly fd: number, private readonly o: DatagramBatchOptions) {
     this.rx = new MessageVector(o.slots, o.receiveBytes);
@@ -145,7 +137,7 @@ export class DatagramBatch {
       for (let i = 0; i < n; i++) {
         const at = i * SOCKADDR_IN_BYTES;
         const names = this.rx.names;
-        const from = names.readUInt16LE(at) === AF_INET ? `${names[at + 4]}.${names[at + 5]}.${names[at + 6]}.${names[at + 7]}` : "";
+        const from = names.readUInt16LE(at) === AF_INET ? formatIpv4(names.readUInt32BE(at + 4)) : "";
         const start = i * this.o.receiveBytes;
         onDatagram(this.rx.data.subarray(start, start + this.rx.receivedLength(i)), from);
       }
@@ -157,8 +149,9 @@ export class DatagramBatch {
 
   /** Queues a reply for the next flush; false when it cannot be batched (too long, or not IPv4). */
   queue(bytes: Uint8Array, port: number, address: string): boolean {
-    if (bytes.length > this.o.sendBytes || destinationValue(address) === undefined) return false;
-    this.pending.push({ bytes, port, address });
+    const addressValue = bytes.length > this.o.sendBytes ? undefined : cachedIpv4Value(address);
+    if (addressValue === undefined) return false;
+    this.pending.push({ bytes, port, address, addressValue });
     return true;
   }
 
@@ -177,10 +170,7 @@ export class DatagramBatch {
         const r = this.pending[next + i]!;
         this.tx.data.set(r.bytes, i * this.o.sendBytes);
         this.tx.setLength(i, r.bytes.length);
-        const at = i * SOCKADDR_IN_BYTES;
-        this.tx.names.writeUInt16LE(AF_INET, at);
-        this.tx.names.writeUInt16BE(r.port, at + 2);
-        this.tx.names.writeUInt32BE(destinationValue(r.address)!, at + 4);
+        writeSockaddrIn(this.tx.names, i * SOCKADDR_IN_BYTES, r.addressValue, r.port);
         this.tx.resetNameLength(i);
       }
       const n = libc.sendmmsg(this.fd, this.tx.headers, count, MSG_DONTWAIT);

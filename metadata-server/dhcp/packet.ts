@@ -239,11 +239,12 @@ export interface EncodePacket {
 const ipv4Values = new Map<string, number>();
 const MAX_IPV4_VALUES = 65_536;
 
-function ipv4Value(text: string | undefined): number {
-  if (text === undefined || text === "0.0.0.0") return 0;
+/** parseIpv4 with a bounded cache, for addresses written per reply (header fields, reply destinations). */
+export function cachedIpv4Value(text: string): number | undefined {
   let v = ipv4Values.get(text);
   if (v === undefined) {
-    v = parseIpv4(text) ?? 0;
+    v = parseIpv4(text);
+    if (v === undefined) return undefined;
     if (ipv4Values.size >= MAX_IPV4_VALUES) ipv4Values.clear();
     ipv4Values.set(text, v);
   }
@@ -251,7 +252,7 @@ function ipv4Value(text: string | undefined): number {
 }
 
 function writeIpv4(buf: Uint8Array, at: number, text: string | undefined): void {
-  const v = ipv4Value(text);
+  const v = text === undefined ? 0 : cachedIpv4Value(text) ?? 0;
   buf[at] = (v >>> 24) & 255;
   buf[at + 1] = (v >>> 16) & 255;
   buf[at + 2] = (v >>> 8) & 255;

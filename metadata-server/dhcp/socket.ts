@@ -11,10 +11,9 @@ import dgram from "node:dgram";
 import { readFileSync } from "node:fs";
 import { networkInterfaces } from "node:os";
 import koffi from "koffi";
-import { getLibc } from "../os/libc.ts";
+import { AF_INET, EAGAIN, EINTR, MSG_DONTWAIT, getLibc } from "../os/libc.ts";
 import { ipv6Bytes, readIpv6 } from "../model/addr.ts";
 
-const AF_INET = 2;
 const AF_INET6 = 10;
 const SOCK_DGRAM = 2;
 const SOCK_RAW = 3;
@@ -33,9 +32,6 @@ const IPV6_MULTICAST_HOPS = 18;
 const IPV6_MULTICAST_LOOP = 19;
 const IPV6_JOIN_GROUP = 20;
 const ICMP6_FILTER = 1;
-const MSG_DONTWAIT = 0x40;
-const EAGAIN = 11;
-const EINTR = 4;
 const MAX_DATAGRAMS_PER_POLL = 64;
 
 export class SocketError extends Error {
@@ -61,12 +57,17 @@ function deviceOpt(ifname: string): Buffer {
   return Buffer.from(`${ifname}\0`);
 }
 
+/** Writes a struct sockaddr_in (16 bytes) for an IPv4 address given as a 32-bit value at `at`. */
+export function writeSockaddrIn(b: Buffer, at: number, address: number, port: number): void {
+  b.writeUInt16LE(AF_INET, at);
+  b.writeUInt16BE(port, at + 2);
+  b.writeUInt32BE(address >>> 0, at + 4);
+}
+
 /** struct sockaddr_in for an IPv4 address given as a 32-bit value. */
 export function sockaddrIn(address: number, port: number): Buffer {
   const b = Buffer.alloc(16);
-  b.writeUInt16LE(AF_INET, 0);
-  b.writeUInt16BE(port, 2);
-  b.writeUInt32BE(address >>> 0, 4);
+  writeSockaddrIn(b, 0, address, port);
   return b;
 }
 

@@ -23,6 +23,12 @@ export interface Libc {
 
 const F_DUPFD_CLOEXEC = 1030;
 
+/** Linux values the socket code shares: an address family, a flag and the errno values it retries on. */
+export const AF_INET = 2;
+export const MSG_DONTWAIT = 0x40;
+export const EINTR = 4;
+export const EAGAIN = 11;
+
 let libc: Libc | undefined;
 
 export function getLibc(): Libc {

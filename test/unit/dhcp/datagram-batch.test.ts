@@ -6,9 +6,8 @@ import { afterEach, describe, expect, it } from "vitest";
 import koffi from "koffi";
 import { DatagramBatch } from "../../../metadata-server/dhcp/datagram-batch.ts";
 import { sockaddrIn } from "../../../metadata-server/dhcp/socket.ts";
-import { getLibc } from "../../../metadata-server/os/libc.ts";
+import { AF_INET, getLibc } from "../../../metadata-server/os/libc.ts";
 
-const AF_INET = 2;
 const SOCK_DGRAM = 2;
 const SOCK_NONBLOCK = 0o4000;
 const LOOPBACK = 0x7f000001;
