@@ -15,6 +15,7 @@ peers=(
   libvirt-clients libxml2-utils  # virt-xml-validate (libvirt's schemas) checks our <interface> elements
   dnsmasq radvd           # render-dhcp output must pass their own config checks
   isc-dhcp-client udhcpc dhcpcd-base ndisc6   # real DHCP/RA clients in network namespaces
+  kea-admin               # perfdhcp: a real DHCP client at volume (and the DHCP bench's load generator)
   iproute2 jq
   chromium                # the console is tested in a real browser (driven by playwright-core)
 )

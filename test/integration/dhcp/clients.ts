@@ -212,6 +212,16 @@ export async function probe(pair: NetnsPair, spec: { listen: number[]; send: { b
   return r.stdout.split("\n").filter(Boolean).map((l) => JSON.parse(l) as ProbeReply);
 }
 
+/**
+ * One UDP counter of a namespace (/proc/net/snmp is per network namespace), e.g. OutDatagrams of
+ * the guest side: a veth delivers each datagram into the server's socket before the send returns.
+ */
+export async function udpCounter(pair: NetnsPair, side: "host" | "guest", name: string): Promise<number> {
+  const r = side === "host" ? await pair.inHost("cat", ["/proc/net/snmp"]) : await pair.inGuest("cat", ["/proc/net/snmp"]);
+  const [names, values] = r.stdout.split("\n").filter((l) => l.startsWith("Udp:")).map((l) => l.split(/\s+/));
+  return Number(values![names!.indexOf(name)]);
+}
+
 export function writeJson(path: string, value: unknown): void {
   writeFileSync(path, JSON.stringify(value));
 }

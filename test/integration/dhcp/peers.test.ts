@@ -3,7 +3,7 @@
 import { describe, expect, it } from "vitest";
 import { run } from "../../helpers/netns.ts";
 
-const PEERS = ["ip", "ss", "unshare", "dhclient", "/sbin/dhclient-script", "udhcpc", "dhcpcd", "rdisc6", "dnsmasq", "radvd"];
+const PEERS = ["ip", "ss", "unshare", "dhclient", "/sbin/dhclient-script", "udhcpc", "dhcpcd", "rdisc6", "dnsmasq", "radvd", "perfdhcp"];
 
 describe("DHCP/RA test peers", () => {
   it.each(PEERS)("%s is installed", async (program) => {

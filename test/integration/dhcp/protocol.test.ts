@@ -11,7 +11,7 @@ import { clientPacket } from "../../unit/dhcp/client-packets.ts";
 import {
   BOOTREPLY, MessageType, Opt, chaddrFromMac, decodeDhcp, encodeDhcp, ipv4Bytes, readU16Value, u8, type DhcpPacket,
 } from "../../../metadata-server/dhcp/packet.ts";
-import { ServerProcess, probe, stateDir, writeJson, type ProbeReply } from "./clients.ts";
+import { ServerProcess, probe, stateDir, udpCounter, writeJson, type ProbeReply } from "./clients.ts";
 
 const MAC = "02:00:00:00:00:10";
 const RESERVED = "192.0.2.10";
@@ -157,12 +157,8 @@ describe("DHCP protocol over a real link", () => {
   });
 
   it("answers a burst that queued up while it was paused, every request in order, reading in batches", async () => {
-    // Datagrams sent from the guest namespace (the probe is the only sender there). A veth
-    // delivers each one into the server's socket before the send returns.
-    const guestUdpOut = async () => {
-      const snmp = (await pair.inGuest("cat", ["/proc/net/snmp"])).stdout.split("\n").filter((l) => l.startsWith("Udp:"));
-      return Number(snmp[1]!.split(/\s+/)[snmp[0]!.split(/\s+/).indexOf("OutDatagrams")]);
-    };
+    // Datagrams sent from the guest namespace: the probe is the only sender there.
+    const guestUdpOut = () => udpCounter(pair, "guest", "OutDatagrams");
     const count = 100;
     const xids = Array.from({ length: count }, (_, i) => 5000 + i);
     const before = await guestUdpOut();
