@@ -69,8 +69,8 @@ export interface DhcpServiceOptions {
   receiveBufferBytes?: number;
   /**
    * Datagrams read (recvmmsg) and replies sent (sendmmsg) per system call on each port-67
-   * socket once it is readable; 0 sends every datagram through dgram on its own. Batching cuts
-   * the server's time per packet by about half at full load (docs/dhcp.md, "Speed").
+   * socket once it is readable; 0 sends every datagram through dgram on its own. Batching cut
+   * the server's CPU time per reply at full speed by a third (docs/dhcp.md, "Batched datagrams").
    */
   batchSlots: number;
   /**
