@@ -158,18 +158,24 @@ export class ReportsService {
   /**
    * The latest host-side QGA poll of a VM, kept apart from the stored report: while the agent's
    * own channel is the fresher source, the poll still says what libvirt, VDSM or KubeVirt would see.
-   * Memory only: it is a diagnosis aid, re-learnt at the next poll after a restart.
+   * `at` is the latest attempt and `error` its failure; `observed` is the latest poll that
+   * succeeded (it carries its own `at`). Memory only: it is a diagnosis aid, re-learnt at the next
+   * poll after a restart.
    */
   lastPoll(vmId: string): { at: string; observed?: ObservedGuest; error?: string } | undefined {
     return this.polls.get(vmId);
   }
 
   private polled(r: PollResult): void {
-    const before = this.polls.get(r.vmId)?.observed?.cloudInit;
-    this.polls.set(r.vmId, { at: new Date().toISOString(), ...(r.observed ? { observed: r.observed } : {}), ...(r.error ? { error: r.error } : {}) });
+    const before = this.polls.get(r.vmId)?.observed;
+    // A failed poll says nothing new about the guest: QEMU's chardev takes one client at a time,
+    // so an operator's virsh qemu-agent-command, or a reboot, fails a poll now and then. The last
+    // good observation (and with it cloud-init's verdict on the console) stays, the error beside it.
+    const observed = r.observed ?? before;
+    this.polls.set(r.vmId, { at: new Date().toISOString(), ...(observed ? { observed } : {}), ...(r.error ? { error: r.error } : {}) });
     // Consoles hear of cloud-init's verdict when it changes, also while the agent's report is the stored one.
     const after = r.observed?.cloudInit;
-    if (after && JSON.stringify(after) !== JSON.stringify(before)) this.dirtyVms.add(r.vmId);
+    if (after && JSON.stringify(after) !== JSON.stringify(before?.cloudInit)) this.dirtyVms.add(r.vmId);
     if (r.error) {
       this.opts.log("warn", "qga.poll_failed", { vm: r.vmId, error: r.error });
       return;
