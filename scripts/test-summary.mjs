@@ -17,14 +17,17 @@ for (const path of paths) {
     continue;
   }
   passed += report.numPassedTests ?? 0;
-  // Suites that fail to load have no tests of their own; count each as one failure.
-  const suiteFailures = (report.numFailedTestSuites ?? 0) - countSuitesWithFailedTests(report);
-  failed += (report.numFailedTests ?? 0) + Math.max(0, suiteFailures);
+  failed += (report.numFailedTests ?? 0) + countFilesFailedWithoutAFailedTest(report);
   skipped += (report.numPendingTests ?? 0) + (report.numTodoTests ?? 0);
 }
 console.log(`${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ""}`);
 process.exit(failed > 0 || skipped > 0 ? 1 : 0);
 
-function countSuitesWithFailedTests(r) {
-  return (r.testResults ?? []).filter((s) => (s.assertionResults ?? []).some((a) => a.status === "failed")).length;
+/**
+ * A test file that failed to load, or whose beforeAll/afterAll hook failed, has no failed test of
+ * its own: each counts as one failure. (vitest's numFailedTestSuites is no help here: it counts
+ * every describe block around a failed test as a failed suite too.)
+ */
+function countFilesFailedWithoutAFailedTest(r) {
+  return (r.testResults ?? []).filter((f) => f.status === "failed" && !(f.assertionResults ?? []).some((a) => a.status === "failed")).length;
 }
