@@ -16,7 +16,9 @@
 // Both are printed; neither is the one true number.
 //
 // For each run the bench prints the kernel's UDP counters of both namespaces (where exchanges
-// were lost) and the server's CPU time per reply sent, which does not depend on the client.
+// were lost), which side's socket overflowed (the run's limit), and the server's CPU time per
+// reply sent, which does not depend on the client. Each case ends with the ratio of the medians
+// and each round's own ratio.
 //
 // Env: DHCP_BENCH_PERIOD (s, default 10), DHCP_BENCH_RESERVATIONS (default 10000),
 //      DHCP_BENCH_CASES (default "max/multi max/single 5000/multi": rate/perfdhcp thread mode),
@@ -247,6 +249,9 @@ interface PerfResult {
   avgDelayDO: string;
   avgDelayRA: string;
   kernel: string;
+  /** Datagrams each side's kernel dropped because that side's socket was full (RcvbufErrors). */
+  serverSocketDrops: number;
+  clientSocketDrops: number;
   /** The server's CPU time during the run (user + system, all threads), seconds. */
   serverCpuSeconds: number;
   /** Datagrams the server sent during the run. */
@@ -271,7 +276,7 @@ function cpuSeconds(pid: number): number {
   }
 }
 
-function parsePerf(server: string, scenario: string, out: string): Omit<PerfResult, "kernel" | "serverCpuSeconds" | "serverReplies"> {
+function parsePerf(server: string, scenario: string, out: string): Omit<PerfResult, "kernel" | "serverSocketDrops" | "clientSocketDrops" | "serverCpuSeconds" | "serverReplies"> {
   const block = (name: string) => out.split(`***Statistics for: ${name}***`)[1]?.split("***")[0] ?? "";
   const num = (text: string, re: RegExp) => Number(re.exec(text)?.[1] ?? 0);
   const str = (text: string, re: RegExp) => re.exec(text)?.[1]?.trim() ?? "?";
@@ -302,6 +307,17 @@ function kernelDrops(before: Record<string, number>[], after: Record<string, num
   return `kernel drops: server side ${side(0)}; client side ${side(1)}`;
 }
 
+/**
+ * Which side's socket lost the exchanges of a run. perfdhcp sends as fast as it can, so at full
+ * speed one side always overflows: the server's socket when the server cannot keep up (the
+ * server is the limit), or perfdhcp's own when it cannot read the replies as fast as they come
+ * (the client is the limit, and the run says more about perfdhcp than about the server).
+ */
+function whereLost(r: PerfResult): string {
+  const limit = r.serverSocketDrops > r.clientSocketDrops ? "the server" : r.clientSocketDrops > 0 ? "perfdhcp" : "neither";
+  return `limit: ${limit} (socket drops: server ${r.serverSocketDrops}, perfdhcp ${r.clientSocketDrops})`;
+}
+
 async function perf(server: string, ours: string, benchCase: BenchCase): Promise<PerfResult> {
   const rate = benchCase.rate;
   const c = startServer(server, ours);
@@ -318,6 +334,8 @@ async function perf(server: string, ours: string, benchCase: BenchCase): Promise
     const after = [udpCounters(SNS), udpCounters(CNS)];
     return {
       ...parsePerf(server, caseName(benchCase), `${r.stdout}\n${r.stderr}`), kernel: kernelDrops(before, after), serverCpuSeconds,
+      serverSocketDrops: after[0]!.RcvbufErrors! - before[0]!.RcvbufErrors!,
+      clientSocketDrops: after[1]!.RcvbufErrors! - before[1]!.RcvbufErrors!,
       serverReplies: after[0]!.OutDatagrams! - before[0]!.OutDatagrams!,
     };
   } finally {
@@ -348,6 +366,7 @@ async function main(): Promise<number> {
       console.log(`${server.padEnd(9)} ${r.scenario.padEnd(12)} DORA/s=${String(r.acksPerSecond).padStart(6)}  offers=${r.receivedOffer}/${r.sentDiscover} (drops ${r.dropsDO})  acks=${r.receivedAck}/${r.sentRequest} (drops ${r.dropsRA})  delay D-O ${r.avgDelayDO}, R-A ${r.avgDelayRA}`);
       console.log(`          ${r.kernel}`);
       console.log(`          server CPU ${r.serverCpuSeconds.toFixed(2)} s (${((r.serverCpuSeconds / PERIOD) * 100).toFixed(0)} % of its core), ${cpuPerReplyUs(r).toFixed(1)} µs per reply sent`);
+      console.log(`          ${whereLost(r)}`);
     }
   }
   console.log(`\n${RESERVATIONS} reservations, ${PERIOD} s per run, ${ROUNDS} rounds, server on CPU ${SERVER_CPU}, perfdhcp on CPU ${CLIENT_CPU}`);
@@ -357,8 +376,15 @@ async function main(): Promise<number> {
     const cpu = (s: string) => median(of(s).map(cpuPerReplyUs));
     const perServer = SERVERS.map((s) => `${s} ${dora(s)} DORA/s, ${cpu(s).toFixed(1)} µs CPU per reply`).join("; ");
     const ours = dora("guestlink");
-    const ratios = SERVERS.filter((s) => s !== "guestlink" && SERVERS.includes("guestlink")).map((s) => `ours/${s} = ${dora(s) > 0 ? (ours / dora(s)).toFixed(2) : "n/a"}`);
+    const others = SERVERS.includes("guestlink") ? SERVERS.filter((s) => s !== "guestlink") : [];
+    const ratios = others.map((s) => `ours/${s} = ${dora(s) > 0 ? (ours / dora(s)).toFixed(2) : "n/a"}`);
     console.log(`${caseName(benchCase)}: medians ${perServer}${ratios.length ? `; ${ratios.join(", ")}` : ""}`);
+    // Each round runs the servers back to back, so a round's own ratio cancels the machine's
+    // drift between rounds (on this shared machine one round can be a third off another).
+    for (const s of others) {
+      const paired = of("guestlink").map((r, i) => r.acksPerSecond / (of(s)[i]?.acksPerSecond ?? NaN)).filter(Number.isFinite);
+      if (paired.length) console.log(`  ours/${s} round by round: ${paired.map((x) => x.toFixed(2)).join(", ")}; median ${median(paired).toFixed(2)}`);
+    }
   }
   return results.some((r) => r.server === "guestlink" && r.receivedAck === 0) ? 1 : 0;
 }
