@@ -18,6 +18,7 @@ peers=(
   kea-admin               # perfdhcp: a real DHCP client at volume (and the DHCP bench's load generator)
   iproute2 jq
   chromium                # the console is tested in a real browser (driven by playwright-core)
+  strace systemd          # what the packaged server calls, against its unit's SystemCallFilter (systemd-analyze)
 )
 source scripts/apt-install-missing.sh
 apt_install_missing "test peers" "${peers[@]}"

@@ -14,6 +14,7 @@ const PACKAGES: Record<string, string> = {
   osirrox: "xorriso",
   xorriso: "xorriso",
   "qemu-ga": "qemu-guest-agent",
+  "systemd-analyze": "systemd",
 };
 
 export function which(program: string): string | undefined {

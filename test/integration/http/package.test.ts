@@ -1,13 +1,14 @@
 // The server's .deb as dpkg-deb sees it: control fields, conffiles, maintainer scripts, the
 // file list with modes, a hardened unit, a default configuration the server accepts, and a
 // packaged program that runs from the extracted tree with its runtime dependency.
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse as parseYaml } from "yaml";
 import { ServeConfigSchema } from "../../../metadata-server/cli/serve.ts";
-import { run, tempDir } from "../../helpers/peers.ts";
+import { requirePeer, run, tempDir } from "../../helpers/peers.ts";
+import { freePort, httpGet, waitFor } from "../../helpers/processes.ts";
 
 const work = tempDir("deb");
 let deb: string;
@@ -72,9 +73,51 @@ describe("guestlink-server .deb", () => {
     expect(one("PrivateTmp")).toBe("yes");
     expect(one("CapabilityBoundingSet")).toBe("");
     expect(one("RestrictAddressFamilies")).toBe("AF_INET AF_INET6 AF_UNIX");
+    expect(directives.get("SystemCallFilter")).toEqual(["@system-service", "@pkey", "~@privileged"]);
+    expect(one("SystemCallErrorNumber")).toBe("EPERM");
     expect(one("ExecStart")).toBe("/usr/bin/guestlink serve --config /etc/guestlink/server.yaml");
     expect(one("ExecReload")).toMatch(/kill -HUP \$MAINPID/);
     expect(readFileSync(join(root, "usr/share/doc/guestlink-server/examples/low-port.conf"), "utf8")).toMatch(/^AmbientCapabilities=CAP_NET_BIND_SERVICE$/m);
+  });
+
+  it("lets the packaged server make every system call of its life: start, requests, reload, stop", async () => {
+    // The unit's SystemCallFilter kills nothing that works only because the tests run unconfined:
+    // strace records what the packaged program really calls, systemd-analyze expands the unit's
+    // filter as systemd does, and nothing may be outside it. (V8's pkey_alloc once was.)
+    requirePeer("strace");
+    const unit = readFileSync(join(root, "lib/systemd/system/guestlink-metadata.service"), "utf8");
+    const allowed = new Set<string>();
+    for (const m of unit.matchAll(/^SystemCallFilter=(.*)$/gm)) {
+      const deny = m[1]!.startsWith("~");
+      for (const name of m[1]!.replace(/^~/, "").split(/\s+/).filter(Boolean)) {
+        for (const call of syscallSet(name)) deny ? allowed.delete(call) : allowed.add(call);
+      }
+    }
+    expect(allowed.has("read") && !allowed.has("setuid")).toBe(true); // the groups were expanded, the denial applied
+
+    const port = await freePort();
+    const trace = join(work.path, "serve.strace");
+    const program = join(root, "usr/lib/guestlink/bin/guestlink");
+    const tracer = spawn(requirePeer("strace"), ["-f", "-qq", "-o", trace, process.execPath, program, "serve",
+      "--inventory", join(root, "etc/guestlink/inventory.yaml"), "--templates", join(root, "usr/share/guestlink/cloud-init-templates"),
+      "--listen", `127.0.0.1:${port}`, "--state-dir", join(work.path, "state")], { stdio: "ignore" });
+    const exited = new Promise<number | null>((resolve) => tracer.once("exit", resolve));
+    try {
+      await waitFor("the traced server", async () => ((await httpGet(`http://127.0.0.1:${port}/healthz`).catch(() => undefined))?.status === 200 ? true : undefined), 30_000, 200);
+      for (const path of ["", "v1/vms", "v1/mtu", "v1/console/state"]) expect((await httpGet(`http://127.0.0.1:${port}/${path}`)).status, path).toBe(200);
+      // The server is strace's one child: signals go to it, not to strace.
+      const server = Number(readFileSync(`/proc/${tracer.pid}/task/${tracer.pid}/children`, "utf8").trim().split(/\s+/)[0]);
+      process.kill(server, "SIGHUP");
+      await new Promise((r) => setTimeout(r, 1000));
+      process.kill(server, "SIGTERM");
+      expect(await exited).toBe(0);
+    } finally {
+      if (tracer.exitCode === null) tracer.kill("SIGKILL");
+    }
+    const calls = new Set<string>();
+    for (const m of readFileSync(trace, "utf8").matchAll(/^\d+\s+([a-z0-9_]+)\(/gm)) calls.add(m[1]!);
+    expect(calls.has("epoll_wait") || calls.has("epoll_pwait")).toBe(true); // the trace is a real one
+    expect([...calls].filter((c) => !allowed.has(c)).sort()).toEqual([]);
   });
 
   it("ships a default configuration the server accepts, listening on loopback only", () => {
@@ -94,3 +137,20 @@ describe("guestlink-server .deb", () => {
     expect(readdirSync(join(root, "usr/lib/guestlink/node_modules")).sort()).toEqual(["@koromix", "koffi"]);
   });
 });
+
+/** A system call name, or a @group expanded the way systemd does it (groups nest). */
+function syscallSet(name: string, seen = new Set<string>()): Set<string> {
+  if (!name.startsWith("@")) return new Set([name]);
+  const out = new Set<string>();
+  if (seen.has(name)) return out;
+  seen.add(name);
+  const r = run("systemd-analyze", ["syscall-filter", name]);
+  expect(r.status, r.stderr).toBe(0);
+  // The first line repeats the group's name; then comments and one name per line, indented.
+  for (const line of r.stdout.split("\n").slice(1)) {
+    const t = line.trim();
+    if (!t || t.startsWith("#")) continue;
+    for (const call of syscallSet(t, seen)) out.add(call);
+  }
+  return out;
+}
