@@ -245,6 +245,62 @@ describe(`a Debian 12 guest (${VM_NAME}) on our seed, DHCP/RA and agent`, () => 
     expect(after.stdout).toMatch(/eth1 \(jumbo, MTU 8000\): consistent/);
   }, 360_000);
 
+  it("runs the server's .deb under systemd with its hardened unit: its own user, loopback only, answering, reloading", async () => {
+    // The guest is a real systemd host, so the package's unit (sandboxing, system-call filter,
+    // StateDirectory) is tried here as an operator would start it. Debian 12's nodejs is 18 and
+    // the package asks for 20: the Node 20 on the package disk goes first in PATH.
+    const installStarted = Date.now();
+    const install = await guestExec([
+      "set -e",
+      "mkdir -p /run/glpkg && mount -o ro /dev/disk/by-label/GLAGENT /run/glpkg",
+      "install -m 0755 /run/glpkg/node /usr/local/bin/node",
+      "dpkg --force-depends -i /run/glpkg/guestlink-server.deb >/dev/null 2>&1",
+      "umount /run/glpkg",
+      "systemctl is-enabled guestlink-metadata",
+      "systemctl start guestlink-metadata",
+    ].join("\n"));
+    expect(install.exitcode, install.stderr).toBe(0);
+    expect(install.stdout.trim()).toBe("enabled"); // postinst enables it on first install
+
+    let lastTry = "";
+    const health = await waitFor("the packaged server's /healthz, inside the guest", async () => {
+      const r = await guestExec(`/usr/local/bin/node -e 'fetch("http://127.0.0.1:8775/healthz").then(async (r) => console.log(r.status, await r.text()), (e) => { console.error(String(e.cause ?? e)); process.exit(1); })'`);
+      lastTry = `${r.stdout}${r.stderr}`;
+      return r.exitcode === 0 ? r.stdout.trim() : undefined;
+    }, 90_000, 2000).catch(async (err: Error) => {
+      const status = await guestExec("systemctl status --no-pager guestlink-metadata; journalctl -u guestlink-metadata -o cat --no-pager | tail -n 40");
+      throw new Error(`${err.message}\nlast try: ${lastTry}\n${status.stdout}${status.stderr}`);
+    });
+    expect(health).toMatch(/^200 /);
+    clock.mark("server .deb: install to /healthz", installStarted);
+
+    const facts = await guestExec([
+      "pid=$(systemctl show -p MainPID --value guestlink-metadata)",
+      "echo active=$(systemctl is-active guestlink-metadata)",
+      "echo user=$(stat -c %U /proc/$pid)",
+      "echo state=$(stat -c %U:%a /var/lib/guestlink)",
+      "echo secret=$(find /var/lib/guestlink -maxdepth 1 -name '*secret*' -printf '%u:%m ')",
+      // Every listening socket of the service: the default configuration asks for one.
+      "echo listen=$(ss -Hltnp | grep \"pid=$pid,\" | awk '{print $4}' | sort | tr '\\n' ' ')",
+    ].join("\n"));
+    expect(facts.exitcode, facts.stderr).toBe(0);
+    const fact = (name: string) => new RegExp(`^${name}=(.*)$`, "m").exec(facts.stdout)?.[1]?.trim();
+    expect(fact("active")).toBe("active");
+    expect(fact("user")).toBe("guestlink");
+    expect(fact("state")).toBe("guestlink:700");
+    expect(fact("secret")).toMatch(/^guestlink:600$/);
+    expect(fact("listen")).toBe("127.0.0.1:8775");
+
+    // `systemctl reload` is SIGHUP: the same inventory is read again and found unchanged.
+    const reload = await guestExec("systemctl reload guestlink-metadata && sleep 3 && journalctl -u guestlink-metadata -o cat --no-pager");
+    expect(reload.exitcode, reload.stderr).toBe(0);
+    const events = reload.stdout.split("\n").filter((l) => l.startsWith("{")).map((l) => JSON.parse(l) as { event?: string; reason?: string });
+    expect(events.map((e) => e.event)).toContain("serve.ready");
+    expect(events).toContainEqual(expect.objectContaining({ event: "inventory.unchanged", reason: "SIGHUP" }));
+    const after = await guestExec("systemctl is-active guestlink-metadata");
+    expect(after.stdout.trim()).toBe("active");
+  }, 300_000);
+
   it("powers off through guest-shutdown", async () => {
     // The chardev takes one client at a time; the server's poller lets go between polls.
     await waitFor("a turn on the guest agent's socket", async () => {

@@ -114,13 +114,22 @@ export function renderGuestMedia(inventoryPath: string, stateDir: string, out: s
   return { seed, hostMtu };
 }
 
-/** The agent's .deb on a read-only disk labelled GLAGENT, which the seed's bootcmd installs; built once per run. */
+/**
+ * A read-only disk labelled GLAGENT, built once per run, with the agent's .deb (the seed's bootcmd
+ * installs it) and what the packaged server needs to be tried under the guest's systemd: its .deb
+ * and a Node 20 for it (Debian 12 has 18), the one this test runs on.
+ */
 export function buildAgentDisk(out: string): string {
   const agentDisk = join(out, "agent.iso");
   const debDir = join(out, "agent-disk");
   mkdirSync(debDir, { recursive: true });
   const deb = sh("bash", [join(REPO, "packaging/agent/build-deb.sh"), join(out, "dist")]).trim().split("\n").pop()!;
   copyFileSync(deb, join(debDir, "guestlink-agent.deb"));
+  const serverDeb = sh(process.execPath, [join(REPO, "packaging/server/build-deb.mjs"), "--out", join(out, "dist")]).trim().split("\n").pop()!;
+  copyFileSync(serverDeb, join(debDir, "guestlink-server.deb"));
+  // Copied alone into the guest, the binary must not need a libnode of its own (Debian's Node 18 does).
+  if (/libnode/.test(sh("ldd", [process.execPath]))) throw new Error(`${process.execPath} needs a shared libnode: the guest cannot run it alone`);
+  copyFileSync(process.execPath, join(debDir, "node"));
   sh("genisoimage", ["-quiet", "-V", "GLAGENT", "-r", "-J", "-o", agentDisk, debDir]);
   return agentDisk;
 }
