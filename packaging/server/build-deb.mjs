@@ -44,12 +44,14 @@ try {
     put(join(repo, "cloud-init-templates", t), `usr/share/guestlink/cloud-init-templates/${t}`, 0o644);
   }
   put(join(here, "guestlink-metadata.service"), "lib/systemd/system/guestlink-metadata.service", 0o644);
+  put(join(here, "guestlink-dhcp.service"), "lib/systemd/system/guestlink-dhcp.service", 0o644);
+  put(join(here, "guestlink-dhcp.default"), "etc/default/guestlink-dhcp", 0o644);
   put(join(here, "server.yaml"), "etc/guestlink/server.yaml", 0o644);
   put(join(repo, "examples", "inventory.yaml"), "etc/guestlink/inventory.yaml", 0o644);
   put(join(here, "low-port.conf"), "usr/share/doc/guestlink-server/examples/low-port.conf", 0o644);
-  if (existsSync(join(repo, "docs", "http.md"))) put(join(repo, "docs", "http.md"), "usr/share/doc/guestlink-server/http.md", 0o644);
+  for (const doc of ["http.md", "dhcp.md"]) put(join(repo, "docs", doc), `usr/share/doc/guestlink-server/${doc}`, 0o644);
   for (const script of ["postinst", "prerm", "postrm"]) put(join(here, script), `DEBIAN/${script}`, 0o755);
-  writeFileSync(join(stage, "DEBIAN", "conffiles"), "/etc/guestlink/server.yaml\n/etc/guestlink/inventory.yaml\n");
+  writeFileSync(join(stage, "DEBIAN", "conffiles"), "/etc/guestlink/server.yaml\n/etc/guestlink/inventory.yaml\n/etc/default/guestlink-dhcp\n");
   const installedSize = Number(spawnSync("du", ["-sk", "--exclude=DEBIAN", stage], { encoding: "utf8" }).stdout.split("\t")[0]);
   writeFileSync(join(stage, "DEBIAN", "control"), [
     "Package: guestlink-server",
@@ -65,6 +67,10 @@ try {
     " Serves cloud-init data to virtual machines over HTTP: NoCloud-net by seed token, the",
     " OpenStack metadata service and EC2 IMDS by source address, from one inventory file,",
     " with a hardened systemd unit running as its own user.",
+    " .",
+    " guestlink-dhcp serves DHCPv4, DHCPv6 and IPv6 router advertisements carrying each",
+    " network's MTU, addresses, routes and DNS from the same inventory, on the interfaces",
+    " named in /etc/default/guestlink-dhcp.",
     "",
   ].join("\n"));
   mkdirSync(values.out, { recursive: true });
