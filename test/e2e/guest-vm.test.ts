@@ -102,6 +102,19 @@ async function guestExec(command: string): Promise<{ exitcode: number; stdout: s
   }, 60_000, 1000);
 }
 
+/** Runs shell lines in the guest that each print NAME=VALUE; returns a lookup of the values. */
+async function guestFacts(lines: string[]): Promise<(name: string) => string | undefined> {
+  const r = await guestExec(lines.join("\n"));
+  expect(r.exitcode, r.stderr).toBe(0);
+  return (name) => new RegExp(`^${name}=(.*)$`, "m").exec(r.stdout)?.[1]?.trim();
+}
+
+/** A unit's status and the tail of its journal in the guest, for a failure message. */
+async function unitLog(unit: string): Promise<string> {
+  const r = await guestExec(`systemctl status --no-pager ${unit}; journalctl -u ${unit} -o cat --no-pager | tail -n 40`);
+  return `${r.stdout}${r.stderr}`;
+}
+
 /** guest-shutdown over the virtio-serial socket, as libvirt sends it: sync first, then the command (no reply on success). */
 function sendShutdown(): Promise<void> {
   return new Promise((resolve, reject) => {
@@ -268,13 +281,12 @@ describe(`a Debian 12 guest (${VM_NAME}) on our seed, DHCP/RA and agent`, () => 
       lastTry = `${r.stdout}${r.stderr}`;
       return r.exitcode === 0 ? r.stdout.trim() : undefined;
     }, 90_000, 2000).catch(async (err: Error) => {
-      const status = await guestExec("systemctl status --no-pager guestlink-metadata; journalctl -u guestlink-metadata -o cat --no-pager | tail -n 40");
-      throw new Error(`${err.message}\nlast try: ${lastTry}\n${status.stdout}${status.stderr}`);
+      throw new Error(`${err.message}\nlast try: ${lastTry}\n${await unitLog("guestlink-metadata")}`);
     });
     expect(health).toMatch(/^200 /);
     clock.mark("server .deb: install to /healthz", installStarted);
 
-    const facts = await guestExec([
+    const fact = await guestFacts([
       "pid=$(systemctl show -p MainPID --value guestlink-metadata)",
       "echo active=$(systemctl is-active guestlink-metadata)",
       "echo user=$(stat -c %U /proc/$pid)",
@@ -282,9 +294,7 @@ describe(`a Debian 12 guest (${VM_NAME}) on our seed, DHCP/RA and agent`, () => 
       "echo secret=$(find /var/lib/guestlink -maxdepth 1 -name '*secret*' -printf '%u:%m ')",
       // Every listening socket of the service: the default configuration asks for one.
       "echo listen=$(ss -Hltnp | grep \"pid=$pid,\" | awk '{print $4}' | sort | tr '\\n' ' ')",
-    ].join("\n"));
-    expect(facts.exitcode, facts.stderr).toBe(0);
-    const fact = (name: string) => new RegExp(`^${name}=(.*)$`, "m").exec(facts.stdout)?.[1]?.trim();
+    ]);
     expect(fact("active")).toBe("active");
     expect(fact("user")).toBe("guestlink");
     expect(fact("state")).toBe("guestlink:700");
@@ -300,6 +310,51 @@ describe(`a Debian 12 guest (${VM_NAME}) on our seed, DHCP/RA and agent`, () => 
     const after = await guestExec("systemctl is-active guestlink-metadata");
     expect(after.stdout.trim()).toBe("active");
   }, 300_000);
+
+  it("runs guestlink-dhcp under systemd with only its two capabilities, serving a client on a link inside the guest", async () => {
+    // A veth inside the guest stands in for a bridge: the package's example inventory serves its
+    // mgmt network on gld0, and dhclient asks from a namespace on the other end with db-1's MAC.
+    const started = Date.now();
+    const setup = await guestExec([
+      "set -e",
+      "ip netns add glc",
+      "ip link add gld0 type veth peer name gld1",
+      "ip link set gld1 netns glc",
+      "ip addr add 192.0.2.1/24 dev gld0",
+      "ip link set gld0 up",
+      "ip -n glc link set lo up",
+      "ip -n glc link set gld1 address 52:54:00:10:00:02 up",
+      "echo 'GUESTLINK_DHCP_ARGS=\"--interface gld0=mgmt\"' > /etc/default/guestlink-dhcp",
+      "systemctl enable --now guestlink-dhcp",
+    ].join("\n"));
+    expect(setup.exitcode, setup.stderr).toBe(0);
+    const lease = await guestExec("ip netns exec glc timeout 60 dhclient -1 -sf /bin/true -lf /run/glc.leases -pf /run/glc.pid gld1; cat /run/glc.leases");
+    if (lease.exitcode !== 0) throw new Error(`dhclient got no lease from guestlink-dhcp:\n${lease.stdout}${lease.stderr}\n${await unitLog("guestlink-dhcp")}`);
+    expect(lease.stdout).toMatch(/fixed-address 192\.0\.2\.20;/);
+    expect(lease.stdout).toMatch(/option interface-mtu 1500;/);
+    expect(lease.stdout).toMatch(/option routers 192\.0\.2\.1;/);
+    // The RA from the raw ICMPv6 socket (CAP_NET_RAW): the client's kernel takes a SLAAC address.
+    await waitFor("a SLAAC address in mgmt's prefix on the client's end", async () => {
+      const r = await guestExec("ip -n glc -6 -o addr show dev gld1 scope global");
+      return /inet6 2001:db8:10:/.test(r.stdout) ? true : undefined;
+    }, 60_000, 2000).catch(async (err: Error) => {
+      const links = await guestExec("ip -6 addr show dev gld0; ip -n glc -6 addr show dev gld1");
+      throw new Error(`${err.message}\n${links.stdout}${await unitLog("guestlink-dhcp")}`);
+    });
+    clock.mark("guestlink-dhcp: enable to lease + SLAAC", started);
+
+    const fact = await guestFacts([
+      "pid=$(systemctl show -p MainPID --value guestlink-dhcp)",
+      "echo user=$(stat -c %U /proc/$pid)",
+      "echo caps=$(awk '/^CapEff/ {print $2}' /proc/$pid/status)",
+      "echo state=$(stat -c %U:%a /var/lib/guestlink-dhcp)",
+    ]);
+    expect(fact("user")).toBe("guestlink");
+    expect(fact("caps")).toBe("0000000000002400"); // CAP_NET_BIND_SERVICE (10) and CAP_NET_RAW (13), nothing else
+    expect(fact("state")).toBe("guestlink:700");
+    const stop = await guestExec("systemctl stop guestlink-dhcp && systemctl show -p Result --value guestlink-dhcp");
+    expect(stop.stdout.trim()).toBe("success");
+  }, 240_000);
 
   it("powers off through guest-shutdown", async () => {
     // The chardev takes one client at a time; the server's poller lets go between polls.
