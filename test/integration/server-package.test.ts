@@ -63,42 +63,50 @@ describe("guestlink-server .deb", () => {
     expect(list.split("\n").filter((l) => l && !/ root\/root /.test(l))).toEqual([]);
   });
 
-  it("ships a hardened unit that runs as its own user with a private state directory", () => {
+  it("confines both services alike: their own user, a read-only system, the same system-call filter", () => {
+    // One list for both units, so that a hardening added to one and forgotten in the other fails here.
+    const sharedConfinement: Record<string, string[]> = {
+      User: ["guestlink"], Group: ["guestlink"], StateDirectoryMode: ["0700"], UMask: ["0077"],
+      NoNewPrivileges: ["yes"], ProtectSystem: ["strict"], ReadOnlyPaths: ["/etc/guestlink"], ProtectHome: ["yes"],
+      PrivateTmp: ["yes"], PrivateDevices: ["yes"], ProtectKernelTunables: ["yes"], ProtectKernelModules: ["yes"],
+      ProtectKernelLogs: ["yes"], ProtectControlGroups: ["yes"], ProtectClock: ["yes"], ProtectHostname: ["yes"],
+      ProtectProc: ["invisible"], ProcSubset: ["pid"], RestrictNamespaces: ["yes"], RestrictRealtime: ["yes"],
+      RestrictSUIDSGID: ["yes"], LockPersonality: ["yes"], RemoveIPC: ["yes"], SystemCallArchitectures: ["native"],
+      SystemCallFilter: ["@system-service", "@pkey", "~@privileged"], SystemCallErrorNumber: ["EPERM"], LimitNOFILE: ["65536"],
+    };
+    for (const unit of ["guestlink-metadata.service", "guestlink-dhcp.service"]) {
+      const directives = unitDirectives(unit);
+      for (const [key, values] of Object.entries(sharedConfinement)) expect(directives.get(key), `${unit} ${key}`).toEqual(values);
+      expect(directives.get("DynamicUser"), unit).toBeUndefined();
+    }
+  });
+
+  it("ships a metadata unit with no capability and a private state directory", () => {
     const directives = unitDirectives("guestlink-metadata.service");
     const one = (k: string) => directives.get(k)?.at(-1);
-    expect(one("User")).toBe("guestlink");
-    expect(one("DynamicUser")).toBeUndefined();
     expect(one("StateDirectory")).toBe("guestlink");
-    expect(one("StateDirectoryMode")).toBe("0700");
-    expect(one("ProtectSystem")).toBe("strict");
-    expect(one("ProtectHome")).toBe("yes");
-    expect(one("NoNewPrivileges")).toBe("yes");
-    expect(one("PrivateTmp")).toBe("yes");
     expect(one("CapabilityBoundingSet")).toBe("");
     expect(one("RestrictAddressFamilies")).toBe("AF_INET AF_INET6 AF_UNIX");
-    expect(directives.get("SystemCallFilter")).toEqual(["@system-service", "@pkey", "~@privileged"]);
-    expect(one("SystemCallErrorNumber")).toBe("EPERM");
     expect(one("ExecStart")).toBe("/usr/bin/guestlink serve --config /etc/guestlink/server.yaml");
     expect(one("ExecReload")).toMatch(/kill -HUP \$MAINPID/);
     expect(readFileSync(join(root, "usr/share/doc/guestlink-server/examples/low-port.conf"), "utf8")).toMatch(/^AmbientCapabilities=CAP_NET_BIND_SERVICE$/m);
   });
 
-  it("ships a DHCP unit with the two capabilities it needs and the same confinement", () => {
+  it("ships a DHCP unit with the two capabilities it needs, not restarted on a usage error", () => {
     const directives = unitDirectives("guestlink-dhcp.service");
     const one = (k: string) => directives.get(k)?.at(-1);
-    expect(one("User")).toBe("guestlink");
     expect(one("ExecStart")).toBe("/usr/bin/guestlink dhcp --inventory /etc/guestlink/inventory.yaml --lease-file /var/lib/guestlink-dhcp/leases.json $GUESTLINK_DHCP_ARGS");
     expect(one("EnvironmentFile")).toBe("/etc/default/guestlink-dhcp");
     expect(one("AmbientCapabilities")).toBe("CAP_NET_BIND_SERVICE CAP_NET_RAW");
     expect(one("CapabilityBoundingSet")).toBe("CAP_NET_BIND_SERVICE CAP_NET_RAW");
+    expect(one("RestrictAddressFamilies")).toBe("AF_INET AF_INET6 AF_NETLINK AF_UNIX");
     expect(one("StateDirectory")).toBe("guestlink-dhcp");
-    expect(one("StateDirectoryMode")).toBe("0700");
     expect(one("RestartPreventExitStatus")).toBe("2");
-    expect(one("ProtectSystem")).toBe("strict");
-    expect(one("NoNewPrivileges")).toBe("yes");
-    expect(directives.get("SystemCallFilter")).toEqual(["@system-service", "@pkey", "~@privileged"]);
-    expect(one("SystemCallErrorNumber")).toBe("EPERM");
     expect(readFileSync(join(root, "etc/default/guestlink-dhcp"), "utf8")).toMatch(/^GUESTLINK_DHCP_ARGS=""$/m);
+    // The packaged default names no interface: the program must then exit with that status 2.
+    const r = spawnSync(process.execPath, [join(root, "usr/lib/guestlink/bin/guestlink"), "dhcp", "--inventory", join(root, "etc/guestlink/inventory.yaml")], { encoding: "utf8", cwd: work.path });
+    expect(r.status, r.stderr).toBe(2);
+    expect(r.stderr).toMatch(/at least one --interface/);
   });
 
   // Each unit's SystemCallFilter and RestrictAddressFamilies must refuse nothing the program needs,
