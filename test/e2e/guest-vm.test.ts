@@ -11,7 +11,7 @@ import { connect } from "node:net";
 import { homedir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { differences, expectedNics, inventory, buildAgentDisk, overlayDisk, qemuArgs, renderGuestMedia, API, MACS, PUBLIC_URL, VM_ID, VM_NAME, type ExpectedNic, type ReportedNic } from "./guest.ts";
+import { differences, expectedNics, inventory, buildPackageDisk, overlayDisk, qemuArgs, renderGuestMedia, API, MACS, PUBLIC_URL, VM_ID, VM_NAME, type ExpectedNic, type ReportedNic } from "./guest.ts";
 import { QgaClient } from "../../metadata-server/qga/client.ts";
 import { waitFor } from "../helpers/processes.ts";
 import { GUESTLINK, Lab, REPO, sh, StepClock } from "./lab.ts";
@@ -35,7 +35,7 @@ const qgaSocket = join(RUN_DIR, "qga.sock");
 let image = "";
 let bootStarted = 0;
 let expected: ExpectedNic[] = [];
-let agentDisk = "";
+let packageDisk = "";
 
 function tail(path: string): string {
   return existsSync(path) ? readFileSync(path, "utf8").slice(-3000) : `(${path} missing)`;
@@ -75,7 +75,7 @@ function bootGuest(seed: string, hostMtu: Map<string, number>, runDir: string): 
   overlayDisk(image, runDir);
   rmSync(qgaSocket, { force: true });
   bootStarted = Date.now();
-  lab.spawn("qemu", "qemu-system-x86_64", qemuArgs({ image, seed, agentDisk, qgaSocket, hostMtu, runDir }));
+  lab.spawn("qemu", "qemu-system-x86_64", qemuArgs({ image, seed, packageDisk, qgaSocket, hostMtu, runDir }));
 }
 
 /**
@@ -163,7 +163,7 @@ beforeAll(async () => {
 
   const media = renderGuestMedia(inventoryPath, stateDir, RUN_DIR);
   expect([...media.hostMtu]).toEqual([[MACS.overlay, 1442], [MACS.jumbo, 9000]]);
-  agentDisk = buildAgentDisk(RUN_DIR);
+  packageDisk = buildPackageDisk(RUN_DIR);
   bootGuest(media.seed, media.hostMtu, join(RUN_DIR, "guest"));
 }, 1_500_000);
 

@@ -1,6 +1,6 @@
-// One guest's life in the lab: its inventory, its seed and agent disk, its QEMU command line, and
-// the comparison between what the inventory implies and what the guest reports. Shared by the
-// passing scenario and the deliberately broken one.
+// One guest's life in the lab: its inventory, its seed and package disk (the agent's and the
+// server's .deb), its QEMU command line, and the comparison between what the inventory implies
+// and what the guest reports. Shared by the passing scenario and the deliberately broken one.
 import { copyFileSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { stringify } from "yaml";
@@ -119,9 +119,9 @@ export function renderGuestMedia(inventoryPath: string, stateDir: string, out: s
  * installs it) and what the packaged server needs to be tried under the guest's systemd: its .deb
  * and a Node 20 for it (Debian 12 has 18), the one this test runs on.
  */
-export function buildAgentDisk(out: string): string {
-  const agentDisk = join(out, "agent.iso");
-  const debDir = join(out, "agent-disk");
+export function buildPackageDisk(out: string): string {
+  const packageDisk = join(out, "packages.iso");
+  const debDir = join(out, "package-disk");
   mkdirSync(debDir, { recursive: true });
   const deb = sh("bash", [join(REPO, "packaging/agent/build-deb.sh"), join(out, "dist")]).trim().split("\n").pop()!;
   copyFileSync(deb, join(debDir, "guestlink-agent.deb"));
@@ -130,14 +130,14 @@ export function buildAgentDisk(out: string): string {
   // Copied alone into the guest, the binary must not need a libnode of its own (Debian's Node 18 does).
   if (/libnode/.test(sh("ldd", [process.execPath]))) throw new Error(`${process.execPath} needs a shared libnode: the guest cannot run it alone`);
   copyFileSync(process.execPath, join(debDir, "node"));
-  sh("genisoimage", ["-quiet", "-V", "GLAGENT", "-r", "-J", "-o", agentDisk, debDir]);
-  return agentDisk;
+  sh("genisoimage", ["-quiet", "-V", "GLAGENT", "-r", "-J", "-o", packageDisk, debDir]);
+  return packageDisk;
 }
 
 export interface BootOptions {
   image: string;
   seed: string;
-  agentDisk: string;
+  packageDisk: string;
   qgaSocket: string;
   hostMtu: Map<string, number>;
   runDir: string;
@@ -159,7 +159,7 @@ export function qemuArgs(o: BootOptions): string[] {
     "-append", "root=LABEL=guest-root rw console=ttyS0,115200",
     "-drive", `file=${join(o.runDir, "disk.qcow2")},if=virtio,format=qcow2,cache=unsafe`,
     "-drive", `file=${o.seed},media=cdrom,readonly=on`,
-    "-drive", `file=${o.agentDisk},if=virtio,format=raw,readonly=on`,
+    "-drive", `file=${o.packageDisk},if=virtio,format=raw,readonly=on`,
     "-device", "virtio-serial-pci,id=vser0",
     "-chardev", `socket,id=qga0,path=${o.qgaSocket},server=on,wait=off`,
     "-device", "virtserialport,bus=vser0.0,chardev=qga0,name=org.qemu.guest_agent.0",
