@@ -125,6 +125,7 @@ describe("guestlink-server .deb", () => {
 
   it("lets the packaged DHCP server make every system call of its life: start, a lease and an RA for a real client, reload, stop", async () => {
     const pair = await new NetnsPair().create({ guestMac: "52:54:00:10:00:02", hostAddresses: ["192.0.2.1/24"] });
+    const defaultRoute6 = () => pair.inGuest("ip", ["-6", "route", "show", "default", "dev", pair.guestIf]);
     try {
       const used = await tracedLife(["dhcp", "--inventory", join(root, "etc/guestlink/inventory.yaml"), "--interface", `${pair.hostIf}=mgmt`,
         "--lease-file", join(work.path, "leases.json")], async () => {
@@ -143,7 +144,10 @@ describe("guestlink-server .deb", () => {
           const r = await pair.inGuest("ip", ["-6", "-o", "addr", "show", "dev", pair.guestIf, "scope", "global"]);
           return /inet6 2001:db8:10:/.test(r.stdout) ? true : undefined;
         }, 40_000, 500);
+        expect((await defaultRoute6()).stdout).toMatch(/^default via fe80:/);
       }, ["ip", "netns", "exec", pair.hostNs]);
+      // SIGTERM (systemctl stop) sent a last RA with router lifetime 0: the kernel dropped the router.
+      expect((await defaultRoute6()).stdout.trim()).toBe("");
       expect(outsideUnit("guestlink-dhcp.service", used)).toEqual({ calls: [], families: [] });
       expect(used.families.has("AF_INET6")).toBe(true); // the raw ICMPv6 socket of the RAs was made
     } finally {
