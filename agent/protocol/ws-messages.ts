@@ -65,7 +65,11 @@ export const QgaRequestMessage = z.strictObject({
 });
 export const ErrorMessage = z.strictObject({
   type: z.literal("error"),
-  code: z.enum(["BAD_MESSAGE", "WRONG_VM", "RATE_LIMITED", "TOO_LARGE", "NOT_HELLO"]),
+  /**
+   * LIMIT_EXCEEDED: the report would take the VM past a named limit (interfaces, addresses, record
+   * size) and was not applied; UNAVAILABLE: the server could not store it (no ack follows).
+   */
+  code: z.enum(["BAD_MESSAGE", "WRONG_VM", "RATE_LIMITED", "TOO_LARGE", "NOT_HELLO", "LIMIT_EXCEEDED", "UNAVAILABLE"]),
   message: z.string().max(1024),
 });
 

@@ -83,6 +83,26 @@ export const ServeConfigSchema = z.object({
   watchDebounceMs: z.number().int().min(0).default(200),
   maxCachedDocuments: z.number().int().min(1).default(200_000),
   limits: LimitsSchema.default({}),
+  /** The agents' WebSocket (metadata-server/hub/agent-hub.ts AGENT_HUB_DEFAULTS): what one guest may send and hold. */
+  agentHub: z.object({
+    maxPayloadBytes: z.number().int().min(1024).max(64 << 20),
+    ratePerSecond: z.number().positive(),
+    rateBurst: z.number().int().min(1),
+    heartbeatSeconds: z.number().int().min(1).max(3600),
+    maxConnections: z.number().int().min(1),
+    qgaTimeoutMs: z.number().int().min(100).max(600_000),
+    maxInterfacesPerVm: z.number().int().min(1).max(65_536),
+    maxAddressesPerVm: z.number().int().min(1).max(1 << 20),
+  }).partial().strict().default({}),
+  /** The guest store (metadata-server/hub/store.ts GUEST_STORE_DEFAULTS): its bounds, journal and grace period. */
+  guestStore: z.object({
+    maxRawBytesPerVm: z.number().int().min(0),
+    maxRecordBytes: z.number().int().min(1024),
+    maxTotalBytes: z.number().int().min(1024),
+    compactJournalBytes: z.number().int().min(4096),
+    compactIntervalMs: z.number().int().min(100),
+    missingGraceMs: z.number().int().min(0),
+  }).partial().strict().default({}),
   /** The host-side QGA poller (VMs with qgaSocket); defaults are VDSM's (metadata-server/qga/poller.ts). */
   qgaPoll: z.object({
     intervalMs: z.number().int().min(1000),
@@ -204,7 +224,7 @@ export async function serveCommand(argv: string[], io: Io): Promise<number> {
   try {
     reports = await ReportsService.open({
       stateDir: state.dir, secret: secret.bytes, current: () => store.current(),
-      poller: config.qgaPoll,
+      poller: config.qgaPoll, agentHub: config.agentHub, guestStore: config.guestStore,
       log: (level, event, fields) => log.log(level, event, fields),
     });
   } catch (err) {

@@ -30,11 +30,16 @@
     return el("span", { class: "cloud-init failed", title: ci.errors.join("\n") }, `cloud-init: ${ci.errors.length} error${ci.errors.length > 1 ? "s" : ""}`);
   }
 
+  /** A report the server refused for going over a limit: the row shows the last good one. */
+  function refusedBadge(r) {
+    return r ? el("span", { class: "cloud-init failed", title: r.message }, `report refused (${r.source})`) : "";
+  }
+
   function row(vm, nic, first) {
     const bad = nic.mtu.verdict === "inconsistent" || nic.unexpected.length > 0 || (nic.link && nic.link !== "up");
     const tr = el("tr", { class: bad ? "problem" : "", "data-vm": vm.id, "data-network": nic.network });
     const vmCell = el("td", { class: "vm" });
-    if (first) vmCell.append(el("button", { type: "button", "data-open": vm.id }, vm.name), cloudInitBadge(vm.cloudInit));
+    if (first) vmCell.append(el("button", { type: "button", "data-open": vm.id }, vm.name), cloudInitBadge(vm.cloudInit), refusedBadge(vm.refused));
     const chain = el("div", { class: "chain" }, ...nic.mtu.chain.map((l) => el("span", { class: `layer ${l.status}`, title: l.status }, `${l.layer} ${l.mtu ?? "–"}`)));
     tr.append(
       vmCell,
@@ -88,7 +93,9 @@
     const vm = state.vms.get(vmId);
     $("detail").hidden = false;
     $("detail-title").textContent = `${vm.name} (${vm.id})`;
-    $("detail-problems").replaceChildren(...vm.nics.flatMap((n) => n.mtu.problems.map((p) => el("p", { class: "problem-text" }, p))));
+    $("detail-problems").replaceChildren(
+      ...(vm.refused ? [el("p", { class: "problem-text" }, `report refused at ${vm.refused.at}: ${vm.refused.message}`)] : []),
+      ...vm.nics.flatMap((n) => n.mtu.problems.map((p) => el("p", { class: "problem-text" }, p))));
     const res = await fetch(`/v1/vms/${encodeURIComponent(vmId)}/guest`);
     $("detail-raw").textContent = res.ok ? JSON.stringify(await res.json(), null, 2) : `no report yet (${res.status})`;
   }

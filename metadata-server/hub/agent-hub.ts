@@ -10,14 +10,20 @@ import {
 } from "../../agent/protocol/index.ts";
 import type { ObservedGuest } from "../observe/types.ts";
 import { agentCredential, constantTimeEqual } from "../state/tokens.ts";
-import type { GuestRecord } from "./store.ts";
+import { StoreLimitError, type GuestRecord } from "./store.ts";
 
 export interface AgentHubOptions {
   secret: Uint8Array;
   /** Whether the VM is in the current inventory; a credential for a VM that left is refused. */
   isKnownVm: (vmId: string) => boolean;
-  /** `rawBytes` is the size of the frame the report came in. */
-  onReport: (record: GuestRecord, rawBytes: number) => void;
+  /**
+   * `rawBytes` is the size of the frame the report came in. The agent's ack waits for the
+   * returned promise (the store's word that the report is durable); a rejection is answered with
+   * UNAVAILABLE instead. A StoreLimitError thrown at once refuses the report (LIMIT_EXCEEDED).
+   */
+  onReport: (record: GuestRecord, rawBytes: number) => Promise<void> | void;
+  /** A report went over a limit and was refused; the last good state stays. */
+  onLimit?: (vmId: string, message: string) => void;
   onEvent?: (event: { vmId: string; event: "connected" | "disconnected" | "rejected"; reason?: string }) => void;
   maxPayloadBytes?: number;
   /** Sustained messages per second per connection, and the burst allowed above it. */
@@ -26,12 +32,43 @@ export interface AgentHubOptions {
   heartbeatSeconds?: number;
   maxConnections?: number;
   qgaTimeoutMs?: number;
+  /** Interfaces one VM's session may hold (its reports accumulate them); a report that would pass it is refused. */
+  maxInterfacesPerVm?: number;
+  /** Addresses over all of one VM's interfaces. */
+  maxAddressesPerVm?: number;
   now?: () => number;
 }
 
 export const AGENT_HUB_DEFAULTS = {
   maxPayloadBytes: 1 << 20, ratePerSecond: 10, rateBurst: 40, heartbeatSeconds: 30, maxConnections: 20_000, qgaTimeoutMs: 5_000,
+  maxInterfacesPerVm: 256, maxAddressesPerVm: 2048,
 } as const;
+
+export interface ReportLimits { maxInterfacesPerVm: number; maxAddressesPerVm: number }
+
+/**
+ * A VM's interfaces after one report (a full one replaces them, a partial one upserts and
+ * removes), or why the report is refused. Pure: the session's map is only replaced when the
+ * whole report fits, so a refused report changes nothing.
+ */
+export function applyReport(
+  known: ReadonlyMap<string, ReportedInterface>,
+  report: { full: boolean; interfaces: readonly ReportedInterface[]; removed?: readonly string[] },
+  limits: ReportLimits,
+): { interfaces: Map<string, ReportedInterface> } | { refused: string } {
+  const next = report.full ? new Map<string, ReportedInterface>() : new Map(known);
+  for (const name of report.removed ?? []) next.delete(name);
+  for (const i of report.interfaces) next.set(i.name, i);
+  if (next.size > limits.maxInterfacesPerVm) {
+    return { refused: `this report would make ${next.size} interfaces; a VM may have ${limits.maxInterfacesPerVm} (maxInterfacesPerVm)` };
+  }
+  let addresses = 0;
+  for (const i of next.values()) addresses += i.addresses.length;
+  if (addresses > limits.maxAddressesPerVm) {
+    return { refused: `this report would make ${addresses} addresses; a VM may have ${limits.maxAddressesPerVm} (maxAddressesPerVm)` };
+  }
+  return { interfaces: next };
+}
 
 interface Session {
   vmId: string;
@@ -49,7 +86,7 @@ const UUID = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a
 export class AgentHub {
   private readonly wss: WebSocketServer;
   private readonly sessions = new Map<string, Session>();
-  private readonly opts: Required<Omit<AgentHubOptions, "onEvent">> & Pick<AgentHubOptions, "onEvent">;
+  private readonly opts: Required<Omit<AgentHubOptions, "onEvent" | "onLimit">> & Pick<AgentHubOptions, "onEvent" | "onLimit">;
   private readonly sweeper: NodeJS.Timeout;
   private nextRequestId = 1;
 
@@ -151,6 +188,12 @@ export class AgentHub {
     this.send(s, { type: "error", code, message });
   }
 
+  /** A report over a limit: the agent hears which, the VM is flagged, the last good state stays. */
+  private refuse(s: Session, message: string): void {
+    this.error(s, "LIMIT_EXCEEDED", message);
+    this.opts.onLimit?.(s.vmId, message);
+  }
+
   private onMessage(s: Session, data: Buffer, isBinary: boolean): void {
     const now = this.opts.now();
     s.lastSeen = now;
@@ -192,29 +235,39 @@ export class AgentHub {
         p.resolve(msg.response);
         return;
       }
-      case "report":
+      case "report": {
         if (!s.helloDone) return this.error(s, "NOT_HELLO", "send hello before reports");
-        if (msg.full) s.interfaces.clear();
-        for (const name of msg.removed ?? []) s.interfaces.delete(name);
-        for (const i of msg.interfaces) s.interfaces.set(i.name, i);
-        this.opts.onReport({ vmId: s.vmId, observed: this.observed(s, msg.at), raw: { report: msg }, receivedAt: new Date(now).toISOString() }, data.length);
-        this.send(s, { type: "ack", seq: msg.seq });
+        const applied = applyReport(s.interfaces, msg, this.opts);
+        if ("refused" in applied) return this.refuse(s, applied.refused);
+        const record = { vmId: s.vmId, observed: observedOf(s.vmId, applied.interfaces, msg.at), raw: { report: msg }, receivedAt: new Date(now).toISOString() };
+        let durable;
+        try {
+          durable = this.opts.onReport(record, data.length);
+        } catch (err) {
+          if (err instanceof StoreLimitError) return this.refuse(s, err.message);
+          throw err;
+        }
+        s.interfaces = applied.interfaces; // only once the store took the report
+        if (!durable) return this.send(s, { type: "ack", seq: msg.seq });
+        // Acks leave in the order the store commits, which is the order reports arrived.
+        durable.then(() => this.send(s, { type: "ack", seq: msg.seq }), (err: Error) => this.error(s, "UNAVAILABLE", `the report was not stored: ${err.message}`));
         return;
+      }
     }
-  }
-
-  private observed(s: Session, at: string): ObservedGuest {
-    return {
-      vmId: s.vmId, source: "agent", at,
-      interfaces: [...s.interfaces.values()].map((i) => ({
-        name: i.name, mac: i.mac, mtu: i.mtu, operstate: i.operstate, addresses: [...i.addresses],
-        ...(i.carrier !== undefined ? { carrier: i.carrier } : {}), ...(i.ipv6Mtu !== undefined ? { ipv6Mtu: i.ipv6Mtu } : {}),
-      })),
-    };
   }
 
   private sweep(): void {
     const limit = this.opts.now() - 3 * this.opts.heartbeatSeconds * 1000;
     for (const s of [...this.sessions.values()]) if (s.lastSeen < limit) { s.ws.terminate(); this.detach(s); }
   }
+}
+
+function observedOf(vmId: string, interfaces: ReadonlyMap<string, ReportedInterface>, at: string): ObservedGuest {
+  return {
+    vmId, source: "agent", at,
+    interfaces: [...interfaces.values()].map((i) => ({
+      name: i.name, mac: i.mac, mtu: i.mtu, operstate: i.operstate, addresses: [...i.addresses],
+      ...(i.carrier !== undefined ? { carrier: i.carrier } : {}), ...(i.ipv6Mtu !== undefined ? { ipv6Mtu: i.ipv6Mtu } : {}),
+    })),
+  };
 }

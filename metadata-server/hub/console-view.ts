@@ -29,6 +29,8 @@ export interface ConsoleVm {
   source: string | null;
   /** cloud-init's verdict on the guest's boot (from the QGA poll's read of result.json), when known. */
   cloudInit: ObservedCloudInit | null;
+  /** The VM's latest report that went over a limit and was refused: what it shows is the last good one. */
+  refused: { at: string; source: string; message: string } | null;
   nics: ConsoleNic[];
   problems: number;
 }
@@ -43,7 +45,8 @@ const stripPrefix = (a: string) => a.split("/")[0]!.toLowerCase();
 const isLinkLocal = (a: string) => a.startsWith("fe80:") || a.startsWith("169.254.");
 
 export function consoleState(site: ResolvedSite, records: (vmId: string) => GuestRecord | undefined, mtu: MtuReport,
-  polled: (vmId: string) => ObservedGuest | undefined = () => undefined): ConsoleState {
+  polled: (vmId: string) => ObservedGuest | undefined = () => undefined,
+  refused: (vmId: string) => ConsoleVm["refused"] | undefined = () => undefined): ConsoleState {
   const findings = new Map(mtu.vms.map((v) => [v.vmId, v]));
   const vms = site.vms.map((vm): ConsoleVm => {
     const rec = records(vm.id);
@@ -69,9 +72,10 @@ export function consoleState(site: ResolvedSite, records: (vmId: string) => Gues
     // The latest QGA poll is the freshest word on cloud-init (the agent's own report has none); the
     // stored record is what survives a restart, since polls are kept in memory only.
     const cloudInit = polled(vm.id)?.cloudInit ?? rec?.observed.cloudInit ?? null;
+    const refusal = refused(vm.id) ?? null;
     const problems = nics.reduce((n, nic) => n + nic.mtu.problems.length + (nic.unexpected.length ? 1 : 0) + (nic.link && nic.link !== "up" ? 1 : 0), 0)
-      + (cloudInit?.errors.length ?? 0);
-    return { id: vm.id, name: vm.name, host: vm.host ?? null, reportedAt: rec?.observed.at ?? null, source: rec?.observed.source ?? null, cloudInit, nics, problems };
+      + (cloudInit?.errors.length ?? 0) + (refusal ? 1 : 0);
+    return { id: vm.id, name: vm.name, host: vm.host ?? null, reportedAt: rec?.observed.at ?? null, source: rec?.observed.source ?? null, cloudInit, refused: refusal, nics, problems };
   });
   return { revision: site.revision, networks: site.networks.map((n) => ({ name: n.name, type: n.type, mtu: n.mtu.value })), vms };
 }

@@ -10,17 +10,18 @@ import type { ResolvedSite, ResolvedVm } from "../model/types.ts";
 import type { ObservedGuest } from "../observe/types.ts";
 import { QgaPoller, type PollResult } from "../qga/poller.ts";
 import type { SiteSnapshot } from "../site-store.ts";
-import { AgentHub, type AgentHubOptions } from "./agent-hub.ts";
+import { AGENT_HUB_DEFAULTS, AgentHub, type AgentHubOptions, type ReportLimits } from "./agent-hub.ts";
 import { consoleState, type ConsoleState } from "./console-view.ts";
 import { EventHub } from "./events.ts";
-import { FileGuestStore, type GuestRecord } from "./store.ts";
+import { FileGuestStore, StoreLimitError, type FileGuestStoreOptions, type GuestRecord } from "./store.ts";
 
 export interface ReportsOptions {
   stateDir: string;
   secret: Uint8Array;
   current: () => SiteSnapshot | undefined;
   log: (level: "debug" | "info" | "warn" | "error", event: string, fields?: Record<string, unknown>) => void;
-  agentHub?: Partial<Omit<AgentHubOptions, "secret" | "isKnownVm" | "onReport">>;
+  agentHub?: Partial<Omit<AgentHubOptions, "secret" | "isKnownVm" | "onReport" | "onLimit" | "onEvent">>;
+  guestStore?: Omit<FileGuestStoreOptions, "log">;
   poller?: { intervalMs?: number; bootIntervalMs?: number; bootWindowMs?: number; commandTimeoutMs?: number };
   /** Browser events for one VM are sent at most this often (a chatty guest cannot flood consoles). */
   eventIntervalMs?: number;
@@ -49,6 +50,19 @@ function loadConsole(dir: string | undefined): ConsoleAssets {
   return Object.fromEntries(files.map(([path, file, type]) => [path, { headers: { "content-type": type, "cache-control": "no-cache" }, body: readFileSync(join(dir, file)) }]));
 }
 
+/** A report refused for going over a limit: when, from which source, and the limit's words. */
+export interface Refusal { at: string; source: "agent" | "qga"; message: string }
+
+/** The agent's limits, applied to what a host-side poll observed (a qemu-ga answer can be as large as a report). */
+function overLimit(observed: ObservedGuest, limits: ReportLimits): string | undefined {
+  if (observed.interfaces.length > limits.maxInterfacesPerVm) {
+    return `the poll found ${observed.interfaces.length} interfaces; a VM may have ${limits.maxInterfacesPerVm} (maxInterfacesPerVm)`;
+  }
+  const addresses = observed.interfaces.reduce((n, i) => n + i.addresses.length, 0);
+  if (addresses > limits.maxAddressesPerVm) return `the poll found ${addresses} addresses; a VM may have ${limits.maxAddressesPerVm} (maxAddressesPerVm)`;
+  return undefined;
+}
+
 export class ReportsService {
   readonly agents: AgentHub;
   readonly events = new EventHub();
@@ -56,7 +70,11 @@ export class ReportsService {
   readonly console: ConsoleAssets;
   private readonly dirtyVms = new Set<string>();
   private readonly polls = new Map<string, { at: string; observed?: ObservedGuest; error?: string }>();
+  /** The latest report of each VM that went over a limit and was refused (memory only, like polls). */
+  private readonly refusals = new Map<string, Refusal>();
+  private readonly limits: ReportLimits;
   private readonly flusher: NodeJS.Timeout;
+  private readonly retainer: NodeJS.Timeout;
   private readonly check: (input: MtuCheckInput) => MtuReport;
   /**
    * The last whole-site MTU report and what it was computed from. Dashboards poll /v1/mtu and
@@ -80,17 +98,23 @@ export class ReportsService {
       secret: opts.secret,
       isKnownVm: (id) => opts.current()?.findVm(id)?.id === id,
       onReport: (record, bytes) => this.accept(record, bytes),
+      onLimit: (vmId, message) => this.refused(vmId, "agent", message),
       onEvent: (e) => opts.log(e.event === "rejected" ? "warn" : "info", `agent.${e.event}`, { vm: e.vmId, ...(e.reason ? { reason: e.reason } : {}) }),
     });
     this.check = opts.checkMtu ?? checkMtu;
+    this.limits = { ...AGENT_HUB_DEFAULTS, ...opts.agentHub };
     this.poller = new QgaPoller({ ...opts.poller, onResult: (r) => this.polled(r) });
     this.console = loadConsole(opts.consoleDir ?? findConsoleDir());
     this.flusher = setInterval(() => this.publishDirty(), opts.eventIntervalMs ?? 250);
     this.flusher.unref();
+    // Records of VMs that left the inventory go once their grace period is over, even when no
+    // new revision comes to say so.
+    this.retainer = setInterval(() => { const s = opts.current(); if (s) this.guests.retain(new Set(s.vms.map((v) => v.id))); }, 60_000);
+    this.retainer.unref();
   }
 
   static async open(opts: ReportsOptions): Promise<ReportsService> {
-    const guests = await FileGuestStore.open(join(opts.stateDir, "guests.json"));
+    const guests = await FileGuestStore.open(join(opts.stateDir, "guests.json"), { ...opts.guestStore, log: (level, event, fields) => opts.log(level, event, fields) });
     const service = new ReportsService(opts, guests);
     const snapshot = opts.current();
     if (snapshot) service.onSnapshot(snapshot);
@@ -103,6 +127,7 @@ export class ReportsService {
     this.poller.setTargets(vms.filter((v) => v.qgaSocket).map((v) => ({ vmId: v.id, socketPath: v.qgaSocket! })));
     this.guests.retain(new Set(vms.map((v) => v.id)));
     for (const id of this.polls.keys()) if (!snapshot.findVm(id)) this.polls.delete(id);
+    for (const id of this.refusals.keys()) if (!snapshot.findVm(id)) this.refusals.delete(id);
     this.mtuCache = undefined; // not needed for correctness (the key has the site); frees the old revision's report
     this.events.publishRevision(snapshot.revision);
   }
@@ -139,20 +164,35 @@ export class ReportsService {
   }
 
   consoleState(site: ResolvedSite): ConsoleState {
-    return consoleState(site, (id) => this.guests.get(id), this.mtuReport(site), (id) => this.polls.get(id)?.observed);
+    return consoleState(site, (id) => this.guests.get(id), this.mtuReport(site), (id) => this.polls.get(id)?.observed, (id) => this.refusals.get(id));
+  }
+
+  /** The latest refused report of a VM (over a limit), if any since the server started. */
+  refusal(vmId: string): Refusal | undefined {
+    return this.refusals.get(vmId);
   }
 
   async close(): Promise<void> {
     clearInterval(this.flusher);
+    clearInterval(this.retainer);
     this.poller.stop();
     this.agents.close();
     this.events.close();
     await this.guests.close();
   }
 
-  private accept(record: GuestRecord, bytes?: number): void {
-    this.guests.put(record, bytes);
+  /** Stores a report; the promise is the store's word that it is durable (the agent's ack waits for it). */
+  private accept(record: GuestRecord, bytes?: number): Promise<void> {
+    const durable = this.guests.put(record, bytes); // throws StoreLimitError, storing nothing
     this.dirtyVms.add(record.vmId);
+    this.refusals.delete(record.vmId);
+    return durable;
+  }
+
+  private refused(vmId: string, source: "agent" | "qga", message: string): void {
+    this.refusals.set(vmId, { at: new Date().toISOString(), source, message });
+    this.dirtyVms.add(vmId);
+    this.opts.log("warn", "report.limit_exceeded", { vm: vmId, source, error: message });
   }
 
   /**
@@ -183,7 +223,15 @@ export class ReportsService {
     // An agent's own WebSocket report is fresher and richer than a poll; a poll does not overwrite it.
     const existing = this.guests.get(r.vmId);
     if (existing?.observed.source === "agent" && Date.parse(existing.receivedAt) > Date.now() - 5 * 60_000) return;
-    this.accept({ vmId: r.vmId, observed: r.observed!, raw: r.raw, receivedAt: new Date().toISOString() });
+    const over = overLimit(r.observed!, this.limits);
+    if (over) return this.refused(r.vmId, "qga", over);
+    try {
+      this.accept({ vmId: r.vmId, observed: r.observed!, raw: r.raw, receivedAt: new Date().toISOString() })
+        .catch((err: Error) => this.opts.log("error", "store.write_failed", { vm: r.vmId, error: err.message }));
+    } catch (err) {
+      if (!(err instanceof StoreLimitError)) throw err;
+      this.refused(r.vmId, "qga", err.message);
+    }
   }
 
   private publishDirty(): void {
@@ -198,6 +246,6 @@ export class ReportsService {
     // revision to cache, and storing it would evict the whole-site report the API reuses.
     const partial = { ...snapshot.site, vms };
     const mtu = this.check({ site: partial, guests: this.observedGuests(partial) });
-    for (const vm of consoleState(partial, (id) => this.guests.get(id), mtu, (id) => this.polls.get(id)?.observed).vms) this.events.publishVm(vm);
+    for (const vm of consoleState(partial, (id) => this.guests.get(id), mtu, (id) => this.polls.get(id)?.observed, (id) => this.refusals.get(id)).vms) this.events.publishVm(vm);
   }
 }

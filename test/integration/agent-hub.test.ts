@@ -19,7 +19,7 @@ let url: string;
 
 beforeAll(async () => {
   hub = new AgentHub({
-    secret, isKnownVm: (id) => id === VM_A || id === VM_B, onReport: (r) => reports.push(r),
+    secret, isKnownVm: (id) => id === VM_A || id === VM_B, onReport: (r) => { reports.push(r); },
     ratePerSecond: 5, rateBurst: 10, maxPayloadBytes: 64 * 1024,
   });
   server = createServer((_req, res) => res.writeHead(404).end());

@@ -17,7 +17,7 @@ afterEach(async () => { for (const c of cleanups.splice(0).reverse()) await c();
 
 async function startServer(port = 0) {
   const records: GuestRecord[] = [];
-  const hub = new AgentHub({ secret, isKnownVm: (id) => id === VM, onReport: (r) => records.push(r) });
+  const hub = new AgentHub({ secret, isKnownVm: (id) => id === VM, onReport: (r) => { records.push(r); } });
   const server: Server = createServer();
   server.on("upgrade", (req, socket, head) => { if (!hub.handleUpgrade(req, socket, head)) socket.destroy(); });
   await new Promise<void>((r) => server.listen(port, "127.0.0.1", r));

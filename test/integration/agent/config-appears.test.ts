@@ -56,7 +56,7 @@ async function ping(): Promise<void> {
 
 beforeAll(async () => {
   guestRoot();
-  hub = new AgentHub({ secret, isKnownVm: (id) => id === VM, onReport: (r) => records.push(r) });
+  hub = new AgentHub({ secret, isKnownVm: (id) => id === VM, onReport: (r) => { records.push(r); } });
   const srv = createServer((_req, res) => res.writeHead(404).end());
   server = srv;
   srv.on("upgrade", (req, sock, head) => { if (!hub!.handleUpgrade(req, sock, head)) sock.destroy(); });
