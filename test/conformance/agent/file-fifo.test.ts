@@ -7,20 +7,17 @@ import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, openSync, writeSync, closeSync, constants } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { startAgent, RawClient, qemuGaPath, buildAgentBundle } from "./harness.ts";
-import type { RunningAgent } from "./harness.ts";
+import { StartedAgents } from "./harness.ts";
+import type { RawClient } from "./harness.ts";
 
 /** Every answer must come back within this; a blocked agent never answers. */
 const PROMPT_MS = 2000;
 
-const started: { agent: RunningAgent; client?: RawClient }[] = [];
+const agents = new StartedAgents();
 const dirs: string[] = [];
 
 afterAll(async () => {
-  for (const s of started) {
-    await s.client?.close().catch(() => {});
-    await s.agent.stop();
-  }
+  await agents.stopAll();
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
 
@@ -50,9 +47,7 @@ async function session(kind: "ours" | "theirs"): Promise<string[]> {
   const fifo = join(dir, "fifo");
   const mk = spawnSync("mkfifo", [fifo]);
   if (mk.status !== 0) throw new Error(`mkfifo failed: ${mk.stderr.toString()}`);
-  const side: { agent: RunningAgent; client?: RawClient } = { agent: await startAgent(kind) };
-  started.push(side);
-  const client = (side.client = await RawClient.connect(side.agent.socket));
+  const { client } = await agents.start(kind);
   const transcript: string[] = [];
   const step = async (request: string): Promise<string> => {
     const { line } = await ask(client, request);
@@ -99,9 +94,7 @@ async function session(kind: "ours" | "theirs"): Promise<string[]> {
 
 describe("guest-file-open on a FIFO (qemu-ga 7.2 as the yardstick)", () => {
   it("returns a handle at once, keeps answering, and reads and writes answer as qemu-ga's", async () => {
-    qemuGaPath(); // fails loudly when the peer is missing
-    await buildAgentBundle();
-    const theirs = await session("theirs");
+    const theirs = await session("theirs"); // fails loudly when qemu-ga is missing
     const ours = await session("ours");
     expect(theirs).toEqual([
       '{"return": 1000}',

@@ -5,8 +5,7 @@
 // must hold the token about as qemu-ga does: once, not in growing copies of itself.
 import { describe, it, expect, afterAll } from "vitest";
 import { readFileSync } from "node:fs";
-import { startAgent, RawClient, lines, qemuGaPath, buildAgentBundle } from "./harness.ts";
-import type { RunningAgent } from "./harness.ts";
+import { StartedAgents, lines } from "./harness.ts";
 
 const MiB = 1024 * 1024;
 const STRING_BYTES = 100 * MiB;
@@ -17,14 +16,9 @@ const STRING_BYTES = 100 * MiB;
  */
 const MAX_GROWTH_BYTES = 112 * MiB;
 
-const started: { agent: RunningAgent; client?: RawClient }[] = [];
+const agents = new StartedAgents();
 
-afterAll(async () => {
-  for (const s of started) {
-    await s.client?.close().catch(() => {});
-    await s.agent.stop();
-  }
-});
+afterAll(() => agents.stopAll());
 
 /** The most resident memory the process has used so far (kernel's VmHWM), in bytes. */
 function peakRss(pid: number): number {
@@ -34,11 +28,9 @@ function peakRss(pid: number): number {
 }
 
 async function send100MiB(kind: "ours" | "theirs"): Promise<{ replies: string[]; growth: number }> {
-  const side: { agent: RunningAgent; client?: RawClient } = { agent: await startAgent(kind) };
-  started.push(side);
-  const client = (side.client = await RawClient.connect(side.agent.socket));
+  const { agent, client } = await agents.start(kind);
   await client.resync(1);
-  const pid = side.agent.child.pid!;
+  const pid = agent.child.pid!;
   const before = peakRss(pid);
   const body = Buffer.alloc(STRING_BYTES + 2, 0x41);
   body[0] = 0x22;
@@ -54,9 +46,7 @@ async function send100MiB(kind: "ours" | "theirs"): Promise<{ replies: string[];
 
 describe("a 100 MiB JSON string (qemu-ga 7.2 as the yardstick)", () => {
   it("earns qemu-ga's two error lines, and our memory stays bounded", async () => {
-    qemuGaPath(); // fails loudly when the peer is missing
-    await buildAgentBundle();
-    const theirs = await send100MiB("theirs");
+    const theirs = await send100MiB("theirs"); // fails loudly when qemu-ga is missing
     const ours = await send100MiB("ours");
     expect(theirs.replies).toEqual([
       '{"error": {"class": "GenericError", "desc": "JSON token size limit exceeded"}}',
