@@ -1,6 +1,11 @@
 // guest-file-*: handles start at 1000 and the counter persists in the state directory (qga.state, the
 // same keyfile qemu-ga keeps), so handles are never reused across agent restarts.
+// Files are opened with O_NONBLOCK and keep it, as qemu-ga does: opening a FIFO nobody writes to (or a
+// write-only one nobody reads) returns at once, and reads and writes answer EAGAIN instead of waiting, so
+// no guest-file-* call can stall the commands after it. Pipes, sockets and terminals are read and written
+// at the current offset rather than with pread/pwrite, which they refuse.
 import { openSync, closeSync, readSync, writeSync, fstatSync, fsyncSync, readFileSync, writeFileSync, renameSync, constants } from "node:fs";
+import { isatty } from "node:tty";
 import { join } from "node:path";
 import { defineCommand } from "../dispatch/registry.ts";
 import { genericError, QgaErrors } from "../protocol/errors.ts";
@@ -18,7 +23,21 @@ const MODES: Record<string, number> = {
   "a+b": constants.O_RDWR | constants.O_CREAT | constants.O_APPEND,
 };
 
-interface OpenFile { fd: number; pos: number; eof: boolean; append: boolean }
+interface OpenFile {
+  fd: number;
+  pos: number;
+  eof: boolean;
+  append: boolean;
+  /** A pipe, socket or character device: read and written where it stands, never at an offset. */
+  stream: boolean;
+  /** lseek() fails with ESPIPE (pipes, sockets, terminals). */
+  unseekable: boolean;
+  /** The last successful operation was a read: qemu-ga's stdio stream must seek before it may write. */
+  reading: boolean;
+}
+
+/** The error lseek() gives on a pipe, as qemu-ga reports a failed fseek(). */
+const ILLEGAL_SEEK = Object.assign(new Error("Illegal seek"), { code: "ESPIPE" });
 
 export const FIRST_HANDLE = 1000;
 
@@ -94,12 +113,22 @@ export const fileCommands = [
       const flags = MODES[mode];
       if (flags === undefined) throw genericError(`invalid file open mode '${mode}'`);
       let fd: number;
+      let stream = false;
+      let unseekable = false;
       try {
-        fd = openSync(path, flags, 0o600);
+        fd = openSync(path, flags | constants.O_NONBLOCK | constants.O_NOCTTY, 0o600);
       } catch (e) {
         throw genericError(`failed to open file '${path}' (mode: '${mode}'): ${strerror(e)}`);
       }
-      return fileHandles(ctx.env).add({ fd, pos: 0, eof: false, append: (flags & constants.O_APPEND) !== 0 });
+      try {
+        const st = fstatSync(fd);
+        stream = st.isFIFO() || st.isSocket() || st.isCharacterDevice();
+        unseekable = st.isFIFO() || st.isSocket() || (st.isCharacterDevice() && isatty(fd));
+      } catch {
+        // fstat on a descriptor we just opened does not fail in practice; treat it as a regular file
+      }
+      const append = (flags & constants.O_APPEND) !== 0;
+      return fileHandles(ctx.env).add({ fd, pos: 0, eof: false, append, stream, unseekable, reading: false });
     },
   }),
   defineCommand<AgentEnv>({
@@ -124,7 +153,7 @@ export const fileCommands = [
       let got = 0;
       try {
         while (got < count) {
-          const n = readSync(f.fd, buf, got, count - got, f.pos);
+          const n = readSync(f.fd, buf, got, count - got, f.stream ? null : f.pos);
           if (n === 0) break;
           got += n;
           f.pos += n;
@@ -132,8 +161,10 @@ export const fileCommands = [
       } catch (e) {
         throw genericError(`failed to read file: ${strerror(e)}`);
       }
-      // Like fread(): end of file is flagged only when a read came up short.
-      if (got < count) f.eof = true;
+      // End of file is flagged when this read came up short, and only then: qemu-ga answers eof false again
+      // once more data has arrived (a FIFO whose writer came back, a file that grew).
+      f.eof = got < count;
+      f.reading = true;
       return { count: got, "buf-b64": buf.subarray(0, got).toString("base64"), eof: f.eof };
     },
   }),
@@ -145,10 +176,17 @@ export const fileCommands = [
       if (!data) throw QgaErrors.base64Invalid();
       const count = args.count === undefined ? data.length : Number(args.count);
       if (count < 0 || count > data.length) throw QgaErrors.invalidArgumentValue(String(args.count), "count");
+      if (f.reading) {
+        // qemu-ga's fseek(fh, 0, SEEK_CUR) between a read and a write: only a pipe refuses it.
+        if (f.unseekable) throw genericError(`failed to seek file: ${strerror(ILLEGAL_SEEK)}`);
+        f.reading = false;
+      }
       let written = 0;
       try {
         while (written < count) {
-          const n = f.append ? writeSync(f.fd, data, written, count - written) : writeSync(f.fd, data, written, count - written, f.pos);
+          const n = f.append || f.stream
+            ? writeSync(f.fd, data, written, count - written)
+            : writeSync(f.fd, data, written, count - written, f.pos);
           written += n;
           f.pos = f.append ? fstatSync(f.fd).size : f.pos + n;
         }
@@ -169,6 +207,7 @@ export const fileCommands = [
         whence = Number(w);
         if (whence !== 0 && whence !== 1 && whence !== 2) throw genericError(`invalid whence code ${String(w)}`);
       }
+      if (f.unseekable) throw genericError(`failed to seek file: ${strerror(ILLEGAL_SEEK)}`);
       const offset = Number(args.offset);
       let base = 0;
       try {
@@ -180,6 +219,7 @@ export const fileCommands = [
       if (pos < 0) throw genericError("failed to seek file: Invalid argument");
       f.pos = pos;
       f.eof = false; // fseek() clears the end-of-file indicator
+      f.reading = false;
       return { position: pos, eof: false };
     },
   }),

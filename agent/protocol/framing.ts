@@ -106,6 +106,15 @@ function buildTable(): Uint16Array {
   return t;
 }
 
+/**
+ * Token bytes are kept in segments of this size once a token outgrows one: a long token grows without
+ * being copied into ever bigger buffers, and one over maxTokenSize is dropped without being copied at all.
+ * So a token costs its own length in memory, at most maxTokenSize (qemu-ga's GString costs the same).
+ */
+const SEGMENT_BYTES = 1024 * 1024;
+/** A token buffer starts this small and doubles up to SEGMENT_BYTES. */
+const INITIAL_TOKEN_BYTES = 64;
+
 interface Token {
   type: number;
   /** The token's bytes as a latin-1 string: one char per byte. */
@@ -119,7 +128,10 @@ interface Token {
 export class JsonMessageStream {
   private readonly limits: FramingLimits;
   private state = S_START;
-  private tokenBuf = new Uint8Array(64);
+  /** The token's bytes: full segments, then the one being filled (tokenLen counts all of them). */
+  private segments: Uint8Array[] = [];
+  private tokenBuf = new Uint8Array(INITIAL_TOKEN_BYTES);
+  private tokenBufLen = 0;
   private tokenLen = 0;
   // streamer state
   private tokens: Token[] = [];
@@ -146,26 +158,27 @@ export class JsonMessageStream {
         if (consumed) this.push(ch);
         if (next >= TOKEN_MIN) {
           this.token(next);
-          this.tokenLen = 0;
+          this.clearToken();
           this.state = S_START;
         } else if (next === S_START) {
-          this.tokenLen = 0;
+          this.clearToken();
           this.state = S_START;
         } else if (next === S_ERROR) {
           this.token(S_ERROR);
-          this.tokenLen = 0;
+          this.clearToken();
           this.state = S_RECOVERY;
         } else if (next === S_RECOVERY) {
-          this.tokenLen = 0;
+          this.clearToken();
           this.state = S_RECOVERY;
         } else {
           this.state = next;
         }
       }
       if (this.tokenLen > maxToken) {
-        // A single token may not grow without bound: hand it over as it is (the streamer rejects it).
+        // A single token may not grow without bound: hand it over as it is (the streamer rejects it, by
+        // its length alone) and lex the rest afresh, as QEMU's lexer does.
         this.token(this.state);
-        this.tokenLen = 0;
+        this.clearToken();
         this.state = S_START;
       }
     }
@@ -175,16 +188,37 @@ export class JsonMessageStream {
   }
 
   private push(ch: number): void {
-    if (this.tokenLen === this.tokenBuf.length) {
-      const bigger = new Uint8Array(this.tokenBuf.length * 2);
+    if (this.tokenBufLen === this.tokenBuf.length) this.growToken();
+    this.tokenBuf[this.tokenBufLen++] = ch;
+    this.tokenLen++;
+  }
+
+  private growToken(): void {
+    if (this.tokenBuf.length < SEGMENT_BYTES) {
+      const bigger = new Uint8Array(Math.min(this.tokenBuf.length * 2, SEGMENT_BYTES));
       bigger.set(this.tokenBuf);
       this.tokenBuf = bigger;
+    } else {
+      this.segments.push(this.tokenBuf);
+      this.tokenBuf = new Uint8Array(SEGMENT_BYTES);
+      this.tokenBufLen = 0;
     }
-    this.tokenBuf[this.tokenLen++] = ch;
+  }
+
+  private clearToken(): void {
+    this.tokenLen = 0;
+    this.tokenBufLen = 0;
+    if (this.segments.length) {
+      // Let a long token's memory go; the next one starts small again.
+      this.segments = [];
+      this.tokenBuf = new Uint8Array(INITIAL_TOKEN_BYTES);
+    }
   }
 
   private tokenText(): string {
-    return Buffer.from(this.tokenBuf.buffer, this.tokenBuf.byteOffset, this.tokenLen).toString("latin1");
+    const tail = Buffer.from(this.tokenBuf.buffer, this.tokenBuf.byteOffset, this.tokenBufLen);
+    if (!this.segments.length) return tail.toString("latin1");
+    return Buffer.concat([...this.segments, tail], this.tokenLen).toString("latin1");
   }
 
   private token(type: number): void {

@@ -68,6 +68,8 @@ async function waitForSocket(path: string, child: ChildProcess, errText: () => s
 }
 
 export async function startAgent(kind: "ours" | "theirs", opts: StartOptions = {}): Promise<RunningAgent> {
+  // Find the program first: a missing peer fails before anything is created.
+  const program = kind === "ours" ? await buildAgentBundle() : qemuGaPath();
   const dir = mkdtempSync(join(tmpdir(), `guestlink-${kind}-`));
   const socket = join(dir, "qga.sock");
   const stateDir = join(dir, "state");
@@ -75,8 +77,8 @@ export async function startAgent(kind: "ours" | "theirs", opts: StartOptions = {
   const common = ["-m", "unix-listen", "-p", socket, "-t", stateDir, "-f", join(dir, "agent.pid"), ...(opts.extraArgs ?? [])];
   const env = { ...process.env, ...(opts.env ?? {}) };
   const child = kind === "ours"
-    ? spawn(opts.node ?? (process.env.GUESTLINK_AGENT_NODE || process.execPath), [await buildAgentBundle(), ...common], { env: { ...env, ...(opts.nodeEnv ?? {}) }, stdio: ["ignore", "ignore", "pipe"] })
-    : spawn(qemuGaPath(), common, { env, stdio: ["ignore", "ignore", "pipe"] });
+    ? spawn(opts.node ?? (process.env.GUESTLINK_AGENT_NODE || process.execPath), [program, ...common], { env: { ...env, ...(opts.nodeEnv ?? {}) }, stdio: ["ignore", "ignore", "pipe"] })
+    : spawn(program, common, { env, stdio: ["ignore", "ignore", "pipe"] });
   let err = "";
   child.stderr?.on("data", (b: Buffer) => (err += b.toString()));
   const stop = async (): Promise<void> => {
@@ -94,6 +96,29 @@ export async function startAgent(kind: "ours" | "theirs", opts: StartOptions = {
     throw e;
   }
   return { kind, socket, stateDir, dir, child, stderr: () => err, stop };
+}
+
+/**
+ * The agents one test file starts, each with a connected raw client. stopAll() (call it from afterAll) closes
+ * the clients, kills every agent by its PID and removes its directory, whether the test passed or not.
+ */
+export class StartedAgents {
+  private readonly sides: { agent: RunningAgent; client?: RawClient }[] = [];
+
+  /** Fails loudly when qemu-ga (theirs) or the bundle (ours) is missing. */
+  async start(kind: "ours" | "theirs", opts: StartOptions = {}): Promise<{ agent: RunningAgent; client: RawClient }> {
+    const side: { agent: RunningAgent; client?: RawClient } = { agent: await startAgent(kind, opts) };
+    this.sides.push(side);
+    side.client = await RawClient.connect(side.agent.socket);
+    return { agent: side.agent, client: side.client };
+  }
+
+  async stopAll(): Promise<void> {
+    for (const s of this.sides.splice(0)) {
+      await s.client?.close().catch(() => {});
+      await s.agent.stop();
+    }
+  }
 }
 
 /** A raw client: write bytes, collect bytes, wait for a marker line. */

@@ -49,6 +49,17 @@ describe("JsonMessageStream", () => {
     expect(descs(feedAll(new JsonMessageStream({ maxTokenSize: 8 }), '["abcdefghij"]'))[0]).toBe("err:JSON token size limit exceeded");
   });
 
+  it("a token longer than a buffer segment arrives whole, and one over the limit is dropped and lexed afresh", () => {
+    const long = "x".repeat(2.5 * 1024 * 1024 + 3); // crosses two 1 MiB segments
+    const out = feedAll(new JsonMessageStream(), `{"a": "${long}"}`, '{"b": 1}');
+    expect(out.map((m) => (m.ok ? (m.value as Map<string, unknown>).get("a") ?? "b" : m.desc))).toEqual([long, "b"]);
+    // As QEMU's lexer: past the limit the partial string goes to the streamer, then "AB" starts a new token.
+    const s = new JsonMessageStream({ maxTokenSize: 8 });
+    expect(descs(feedAll(s, '"abcdefghAB"', '{"c": 1}'))).toEqual([
+      "err:JSON token size limit exceeded", "err:JSON parse error, stray 'A'", 'ok:{"c": 1}',
+    ]);
+  });
+
   it("rejects duplicate keys and invalid escapes with QEMU's messages", () => {
     expect(descs(feedAll(new JsonMessageStream(), '{"a":1,"a":2}'))).toEqual(["err:JSON parse error, duplicate key"]);
     expect(descs(feedAll(new JsonMessageStream(), '["\\x"]'))).toEqual(["err:JSON parse error, invalid escape sequence in string"]);
