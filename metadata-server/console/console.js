@@ -35,11 +35,16 @@
     return r ? el("span", { class: "cloud-init failed", title: r.message }, `report refused (${r.source})`) : "";
   }
 
+  /** The guest's clock, when the server found it far off or unreadable (ages use the server's clock). */
+  function clockBadge(c) {
+    return c && c.problem ? el("span", { class: "cloud-init failed", title: c.problem }, "guest clock") : "";
+  }
+
   function row(vm, nic, first) {
     const bad = nic.mtu.verdict === "inconsistent" || nic.unexpected.length > 0 || (nic.link && nic.link !== "up");
     const tr = el("tr", { class: bad ? "problem" : "", "data-vm": vm.id, "data-network": nic.network });
     const vmCell = el("td", { class: "vm" });
-    if (first) vmCell.append(el("button", { type: "button", "data-open": vm.id }, vm.name), cloudInitBadge(vm.cloudInit), refusedBadge(vm.refused));
+    if (first) vmCell.append(el("button", { type: "button", "data-open": vm.id }, vm.name), cloudInitBadge(vm.cloudInit), refusedBadge(vm.refused), clockBadge(vm.guestClock));
     const chain = el("div", { class: "chain" }, ...nic.mtu.chain.map((l) => el("span", { class: `layer ${l.status}`, title: l.status }, `${l.layer} ${l.mtu ?? "–"}`)));
     tr.append(
       vmCell,
@@ -95,6 +100,7 @@
     $("detail-title").textContent = `${vm.name} (${vm.id})`;
     $("detail-problems").replaceChildren(
       ...(vm.refused ? [el("p", { class: "problem-text" }, `report refused at ${vm.refused.at}: ${vm.refused.message}`)] : []),
+      ...(vm.guestClock?.problem ? [el("p", { class: "problem-text" }, vm.guestClock.problem)] : []),
       ...vm.nics.flatMap((n) => n.mtu.problems.map((p) => el("p", { class: "problem-text" }, p))));
     const res = await fetch(`/v1/vms/${encodeURIComponent(vmId)}/guest`);
     $("detail-raw").textContent = res.ok ? JSON.stringify(await res.json(), null, 2) : `no report yet (${res.status})`;

@@ -11,7 +11,7 @@ import type { ObservedGuest } from "../observe/types.ts";
 import { QgaPoller, type PollResult } from "../qga/poller.ts";
 import type { SiteSnapshot } from "../site-store.ts";
 import { AGENT_HUB_DEFAULTS, AgentHub, type AgentHubOptions, type ReportLimits } from "./agent-hub.ts";
-import { consoleState, type ConsoleState } from "./console-view.ts";
+import { consoleState, type ConsoleSources, type ConsoleState } from "./console-view.ts";
 import { EventHub } from "./events.ts";
 import { FileGuestStore, StoreLimitError, type FileGuestStoreOptions, type GuestRecord } from "./store.ts";
 
@@ -164,7 +164,11 @@ export class ReportsService {
   }
 
   consoleState(site: ResolvedSite): ConsoleState {
-    return consoleState(site, (id) => this.guests.get(id), this.mtuReport(site), (id) => this.polls.get(id)?.observed, (id) => this.refusals.get(id));
+    return consoleState(site, this.consoleSources(this.mtuReport(site)));
+  }
+
+  private consoleSources(mtu: MtuReport): ConsoleSources {
+    return { record: (id) => this.guests.get(id), mtu, polled: (id) => this.polls.get(id)?.observed, refused: (id) => this.refusals.get(id) };
   }
 
   /** The latest refused report of a VM (over a limit), if any since the server started. */
@@ -246,6 +250,6 @@ export class ReportsService {
     // revision to cache, and storing it would evict the whole-site report the API reuses.
     const partial = { ...snapshot.site, vms };
     const mtu = this.check({ site: partial, guests: this.observedGuests(partial) });
-    for (const vm of consoleState(partial, (id) => this.guests.get(id), mtu, (id) => this.polls.get(id)?.observed, (id) => this.refusals.get(id)).vms) this.events.publishVm(vm);
+    for (const vm of consoleState(partial, this.consoleSources(mtu)).vms) this.events.publishVm(vm);
   }
 }
