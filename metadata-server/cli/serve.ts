@@ -13,7 +13,7 @@ import { parseTrustedProxies } from "../http/identify.ts";
 import { jsonLogger, type LogLevel } from "../http/log.ts";
 import type { ListenerRole } from "../http/router.ts";
 import { DEFAULT_HTTP_LIMITS, MetadataService, type ListenSpec } from "../http/server.ts";
-import { SiteStore } from "../site-store.ts";
+import { DEFAULT_WATCH_DEBOUNCE_MS, SiteStore } from "../site-store.ts";
 import { loadOrCreateSecret } from "../state/secret.ts";
 import { agentUrl } from "../state/enrollment.ts";
 import { EXIT_INVALID, EXIT_OK, UsageError, type Io } from "./common.ts";
@@ -80,7 +80,7 @@ export const ServeConfigSchema = z.object({
   accessLog: z.boolean().default(false),
   logLevel: z.enum(["debug", "info", "warn", "error"]).default("info"),
   watch: z.boolean().default(true),
-  watchDebounceMs: z.number().int().min(0).default(200),
+  watchDebounceMs: z.number().int().min(0).default(DEFAULT_WATCH_DEBOUNCE_MS),
   maxCachedDocuments: z.number().int().min(1).default(200_000),
   limits: LimitsSchema.default({}),
   /** The host-side QGA poller (VMs with qgaSocket); defaults are VDSM's (metadata-server/qga/poller.ts). */
