@@ -1,7 +1,9 @@
 // The long-running part of `guestlink dhcp`: load, serve, reload on SIGHUP and on file change,
 // stop on SIGTERM/SIGINT. The inventory loader is a parameter so the CLI uses the YAML loader
 // and tests can feed resolved sites directly.
+import { basename, dirname } from "node:path";
 import { DEFAULT_QUIET_MS, FileReloader } from "../inventory/reload.ts";
+import { removeStaleTempFiles } from "../state/temp-files.ts";
 import type { ResolvedSite } from "../model/types.ts";
 import { DhcpService, jsonLogger, type DhcpServiceOptions, type InterfaceSpec, type LogFn } from "./service.ts";
 
@@ -37,6 +39,17 @@ export function parseInterfaceSpec(text: string): InterfaceSpec | undefined {
 /** Runs until SIGTERM/SIGINT; resolves to the process exit code. */
 export async function runDhcpDaemon(opts: DaemonOptions): Promise<number> {
   const log = opts.log ?? opts.service?.log ?? jsonLogger();
+  const leaseFile = opts.service?.leaseFile;
+  if (leaseFile) {
+    // A lease write cut short by a crash leaves its temporary file; only the lease file's own are
+    // touched (its directory may be shared).
+    try {
+      const removed = await removeStaleTempFiles(dirname(leaseFile), { names: [basename(leaseFile)] });
+      for (const f of removed) log("info", "stale-temp-removed", { ...f });
+    } catch (e) {
+      log("warn", "stale-temp-failed", { leaseFile, error: String(e) });
+    }
+  }
   const loadSafely = () => opts.load().catch((e: unknown) => ({ site: undefined, issues: [String(e)] }) as SiteLoadResult);
   // Without a path there is nothing to stat: every load counts as settled (a site handed over in memory).
   const reloader = opts.path
