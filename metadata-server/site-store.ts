@@ -2,10 +2,9 @@
 // per-revision cache of rendered documents. A snapshot is immutable once built; a reload builds
 // a new one off to the side and swaps one reference, so a request holds one snapshot for its
 // whole life and can never see half of an update. A bad inventory never replaces a good one.
-import { watch, type FSWatcher } from "node:fs";
-import { basename, dirname } from "node:path";
 import { formatIssue } from "./inventory/issues.ts";
 import { loadSiteFile, type LoadOptions } from "./inventory/load.ts";
+import { DEFAULT_QUIET_MS, FileReloader } from "./inventory/reload.ts";
 import type { ResolvedSite, ResolvedVm } from "./model/types.ts";
 import type { RenderContext } from "./render/context.ts";
 import { renderEc2MetaData, type Ec2Dir } from "./render/ec2.ts";
@@ -185,69 +184,68 @@ export interface SiteStoreOptions extends RenderOptions {
   log: Logger;
   /** Re-read the inventory when its file changes (default true). */
   watch?: boolean;
-  /** Quiet time after the last file event before reloading: editors write in several steps (default 200 ms). */
+  /**
+   * Quiet time: a reload (file change or SIGHUP) judges the file only once it has stayed unchanged
+   * this long, so a writer's pause shorter than this never publishes half a file (default 1000 ms;
+   * the scheme is in inventory/reload.ts).
+   */
   watchDebounceMs?: number;
   load?: (path: string, opts: LoadOptions) => ReturnType<typeof loadSiteFile>;
   /** Called after a new revision is published (the reports service follows the VM list with it). */
   onSwap?: (snapshot: SiteSnapshot) => void;
 }
 
-export const DEFAULT_WATCH_DEBOUNCE_MS = 200;
+export const DEFAULT_WATCH_DEBOUNCE_MS = DEFAULT_QUIET_MS;
 
 export type ReloadOutcome =
   | { result: "loaded"; revision: string; vms: number }
   | { result: "unchanged"; revision: string }
-  | { result: "rejected"; issues: string[] };
+  | { result: "rejected"; issues: string[] }
+  /** The store was closed while the file was still being written. */
+  | { result: "abandoned" };
 
 export interface ReloadCounters { loaded: number; unchanged: number; rejected: number }
 
 export class SiteStore {
   private snapshot: SiteSnapshot | undefined;
-  private watcher: FSWatcher | undefined;
-  private debounce: NodeJS.Timeout | undefined;
-  private running: Promise<ReloadOutcome> | undefined;
-  private again = false;
+  private readonly reloader: FileReloader<Awaited<ReturnType<typeof loadSiteFile>>, ReloadOutcome>;
   readonly counters: ReloadCounters = { loaded: 0, unchanged: 0, rejected: 0 };
   /** Wall-clock time of the last successful load, for the metrics endpoint. */
   loadedAt = 0;
 
-  constructor(private readonly options: SiteStoreOptions) {}
+  constructor(private readonly options: SiteStoreOptions) {
+    const { inventoryPath, templatesDir, log } = options;
+    const load = options.load ?? loadSiteFile;
+    this.reloader = new FileReloader({
+      path: inventoryPath,
+      load: () => load(inventoryPath, templatesDir ? { templatesDir } : {}),
+      judge: (loaded, reason) => this.judge(loaded, reason),
+      abandoned: { result: "abandoned" },
+      quietMs: options.watchDebounceMs ?? DEFAULT_WATCH_DEBOUNCE_MS,
+      log: (level, event, fields) => log.log(level, event, fields),
+      events: { fileChanged: "file changed", unsettled: "inventory.unsettled", watchFailed: "inventory.watch_failed" },
+    });
+  }
 
   /** The snapshot to answer a request from; take it once per request. */
   current(): SiteSnapshot | undefined { return this.snapshot; }
 
   async start(): Promise<ReloadOutcome> {
-    const outcome = await this.reload("start");
-    if (this.options.watch ?? true) this.startWatching();
+    const outcome = await this.reloader.reload("start", "read");
+    if (this.options.watch ?? true) this.reloader.watch();
     return outcome;
   }
 
-  /** Re-reads the inventory. Concurrent calls coalesce: at most one load runs, and one more follows it. */
-  reload(reason: string): Promise<ReloadOutcome> {
-    if (this.running) {
-      this.again = true;
-      return this.running;
-    }
-    this.running = this.loadOnce(reason).finally(() => {
-      this.running = undefined;
-      if (this.again) {
-        this.again = false;
-        void this.reload(`${reason} (coalesced)`);
-      }
-    });
-    return this.running;
-  }
+  /**
+   * Re-reads the inventory once it has settled (inventory/reload.ts). Concurrent calls coalesce:
+   * at most one load runs, and one more follows it.
+   */
+  reload(reason: string): Promise<ReloadOutcome> { return this.reloader.reload(reason); }
 
-  close(): void {
-    this.watcher?.close();
-    this.watcher = undefined;
-    if (this.debounce) clearTimeout(this.debounce);
-  }
+  close(): void { this.reloader.close(); }
 
-  private async loadOnce(reason: string): Promise<ReloadOutcome> {
-    const { inventoryPath, templatesDir, log } = this.options;
-    const load = this.options.load ?? loadSiteFile;
-    const loaded = await load(inventoryPath, templatesDir ? { templatesDir } : {});
+  private judge(loaded: Awaited<ReturnType<typeof loadSiteFile>>, reason: string): ReloadOutcome {
+    const { inventoryPath, log } = this.options;
     if (!loaded.site || loaded.issues.length) {
       const issues = loaded.issues.map(formatIssue);
       this.counters.rejected++;
@@ -272,24 +270,5 @@ export class SiteStore {
     });
     this.options.onSwap?.(next);
     return { result: "loaded", revision: next.revision, vms: next.vms.length };
-  }
-
-  private startWatching(): void {
-    const { inventoryPath, log } = this.options;
-    const name = basename(inventoryPath);
-    const debounceMs = this.options.watchDebounceMs ?? DEFAULT_WATCH_DEBOUNCE_MS;
-    try {
-      // The directory, not the file: editors and config managers replace the file by renaming a
-      // new one over it, after which a watch on the old inode would never fire again.
-      this.watcher = watch(dirname(inventoryPath), { persistent: false }, (_event, file) => {
-        if (file !== null && file !== name) return;
-        if (this.debounce) clearTimeout(this.debounce);
-        this.debounce = setTimeout(() => void this.reload("file changed"), debounceMs);
-        this.debounce.unref();
-      });
-      this.watcher.on("error", (err) => log.log("warn", "inventory.watch_failed", { error: err.message }));
-    } catch (err) {
-      log.log("warn", "inventory.watch_failed", { error: (err as Error).message, hint: "send SIGHUP to reload" });
-    }
   }
 }

@@ -70,7 +70,7 @@ export async function dhcpCommand(argv: string[]): Promise<number> {
   const log = jsonLogger(level);
   return runDhcpDaemon({
     load: () => loadSiteFile(path),
-    watchPath: path,
+    path,
     interfaces,
     log,
     service: { leaseFile, enableRa, enableDhcp4, enableDhcp6, detectRogueServers, log },

@@ -13,8 +13,9 @@ import { parseTrustedProxies } from "../http/identify.ts";
 import { jsonLogger, type LogLevel } from "../http/log.ts";
 import type { ListenerRole } from "../http/router.ts";
 import { DEFAULT_HTTP_LIMITS, MetadataService, type ListenSpec } from "../http/server.ts";
-import { SiteStore } from "../site-store.ts";
+import { DEFAULT_WATCH_DEBOUNCE_MS, SiteStore } from "../site-store.ts";
 import { loadOrCreateSecret } from "../state/secret.ts";
+import { removeStaleTempFiles } from "../state/temp-files.ts";
 import { agentUrl } from "../state/enrollment.ts";
 import { EXIT_INVALID, EXIT_OK, UsageError, type Io } from "./common.ts";
 
@@ -80,7 +81,7 @@ export const ServeConfigSchema = z.object({
   accessLog: z.boolean().default(false),
   logLevel: z.enum(["debug", "info", "warn", "error"]).default("info"),
   watch: z.boolean().default(true),
-  watchDebounceMs: z.number().int().min(0).default(200),
+  watchDebounceMs: z.number().int().min(0).default(DEFAULT_WATCH_DEBOUNCE_MS),
   maxCachedDocuments: z.number().int().min(1).default(200_000),
   limits: LimitsSchema.default({}),
   /** The agents' WebSocket (metadata-server/hub/agent-hub.ts AGENT_HUB_DEFAULTS): what one guest may send and hold. */
@@ -183,6 +184,12 @@ export async function serveCommand(argv: string[], io: Io): Promise<number> {
 
   const state = config.stateDir ? { dir: resolve(config.stateDir), local: false } : defaultStateDir();
   if (state.local) ensureLocalStateDir(state.dir);
+  // What a crash mid-write left behind (the state directory is ours alone: every name of ours).
+  try {
+    for (const f of await removeStaleTempFiles(state.dir)) log.log("info", "state.stale_temp_removed", { ...f });
+  } catch (err) {
+    log.log("warn", "state.stale_temp_failed", { stateDir: state.dir, error: (err as Error).message });
+  }
   let secret;
   try {
     secret = await loadOrCreateSecret(state.dir);

@@ -1,8 +1,9 @@
 // The long-running part of `guestlink dhcp`: load, serve, reload on SIGHUP and on file change,
 // stop on SIGTERM/SIGINT. The inventory loader is a parameter so the CLI uses the YAML loader
 // and tests can feed resolved sites directly.
-import { watch, type FSWatcher } from "node:fs";
 import { basename, dirname } from "node:path";
+import { DEFAULT_QUIET_MS, FileReloader } from "../inventory/reload.ts";
+import { removeStaleTempFiles } from "../state/temp-files.ts";
 import type { ResolvedSite } from "../model/types.ts";
 import { DhcpService, jsonLogger, type DhcpServiceOptions, type InterfaceSpec, type LogFn } from "./service.ts";
 
@@ -13,10 +14,15 @@ export interface SiteLoadResult {
 
 export interface DaemonOptions {
   load: () => Promise<SiteLoadResult>;
-  /** File to watch for changes (the inventory); reload also happens on SIGHUP. */
-  watchPath?: string;
+  /** The file `load` reads: stat'ed so that only a settled file is judged (inventory/reload.ts). */
+  path?: string;
+  /** Reload when the file changes, not only on SIGHUP (needs `path`; default true). */
+  watch?: boolean;
   interfaces: InterfaceSpec[];
-  /** Coalesces the burst of change events an editor's save produces, ms. */
+  /**
+   * Quiet time: a reload judges the file only once it has stayed unchanged this long, so a
+   * writer's pause shorter than this never serves half a file; also the debounce of change events, ms.
+   */
   reloadDebounceMs?: number;
   service?: Partial<DhcpServiceOptions>;
   log?: LogFn;
@@ -33,7 +39,27 @@ export function parseInterfaceSpec(text: string): InterfaceSpec | undefined {
 /** Runs until SIGTERM/SIGINT; resolves to the process exit code. */
 export async function runDhcpDaemon(opts: DaemonOptions): Promise<number> {
   const log = opts.log ?? opts.service?.log ?? jsonLogger();
-  const first = await opts.load().catch((e: unknown) => ({ site: undefined, issues: [String(e)] }) as SiteLoadResult);
+  const leaseFile = opts.service?.leaseFile;
+  if (leaseFile) {
+    // A lease write cut short by a crash leaves its temporary file; only the lease file's own are
+    // touched (its directory may be shared).
+    try {
+      const removed = await removeStaleTempFiles(dirname(leaseFile), { names: [basename(leaseFile)] });
+      for (const f of removed) log("info", "stale-temp-removed", { ...f });
+    } catch (e) {
+      log("warn", "stale-temp-failed", { leaseFile, error: String(e) });
+    }
+  }
+  const loadSafely = () => opts.load().catch((e: unknown) => ({ site: undefined, issues: [String(e)] }) as SiteLoadResult);
+  // Without a path there is nothing to stat: every load counts as settled (a site handed over in memory).
+  const reloader = opts.path
+    ? new FileReloader<SiteLoadResult, void>({
+      path: opts.path, load: loadSafely, judge: (r, why) => judge(r, why), abandoned: undefined,
+      quietMs: opts.reloadDebounceMs ?? DEFAULT_QUIET_MS,
+      log, events: { fileChanged: "file-changed", unsettled: "reload-unsettled", watchFailed: "watch-failed" },
+    })
+    : undefined;
+  const first = reloader ? (await reloader.loadSettled("start", "read"))!.loaded : await loadSafely();
   if (!first.site) {
     log("error", "inventory-invalid", { issues: first.issues });
     return 1;
@@ -46,47 +72,27 @@ export async function runDhcpDaemon(opts: DaemonOptions): Promise<number> {
     return 1;
   }
 
-  let reloading: Promise<void> = Promise.resolve();
-  const reload = (why: string) => {
-    reloading = reloading.then(async () => {
-      const r = await opts.load().catch((e: unknown) => ({ site: undefined, issues: [String(e)] }) as SiteLoadResult);
-      if (!r.site) {
-        // The last good inventory keeps being served.
-        log("error", "reload-rejected", { why, issues: r.issues, serving: service.revision });
-        return;
-      }
-      if (r.site.revision === service.revision) {
-        log("debug", "reload-unchanged", { why, revision: r.site.revision });
-        return;
-      }
-      service.reload(r.site, why);
-    });
-  };
-
-  let watcher: FSWatcher | undefined;
-  let debounce: NodeJS.Timeout | undefined;
-  if (opts.watchPath) {
-    try {
-      // Watch the directory, not the file: editors and config management replace the file by
-      // renaming a new one over it, and a watch on the old inode would never fire again.
-      const name = basename(opts.watchPath);
-      watcher = watch(dirname(opts.watchPath), (_event, filename) => {
-        if (filename !== null && filename.toString() !== name) return;
-        if (debounce) clearTimeout(debounce);
-        debounce = setTimeout(() => reload("file-changed"), opts.reloadDebounceMs ?? 300);
-      });
-    } catch (e) {
-      log("warn", "watch-failed", { path: opts.watchPath, error: String(e) });
+  function judge(r: SiteLoadResult, why: string): void {
+    if (!r.site) {
+      // The last good inventory keeps being served.
+      log("error", "reload-rejected", { why, issues: r.issues, serving: service.revision });
+      return;
     }
+    if (r.site.revision === service.revision) {
+      log("debug", "reload-unchanged", { why, revision: r.site.revision });
+      return;
+    }
+    service.reload(r.site, why);
   }
+  const reload = (why: string) => (reloader ? void reloader.reload(why) : void loadSafely().then((r) => judge(r, why)));
+  if (reloader && (opts.watch ?? true)) reloader.watch();
 
   return new Promise<number>((resolve) => {
     const onHup = () => reload("SIGHUP");
     const onStop = (signal: string) => {
       log("info", "stopping", { signal });
       process.off("SIGHUP", onHup);
-      watcher?.close();
-      if (debounce) clearTimeout(debounce);
+      reloader?.close();
       service.stop();
       resolve(0);
     };

@@ -4,6 +4,7 @@
 import { randomBytes } from "node:crypto";
 import { chmod, link, mkdir, readFile, stat, unlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import { tempPathFor } from "./temp-files.ts";
 
 export const SECRET_FILE = "server-secret";
 export const SECRET_BYTES = 32;
@@ -30,7 +31,7 @@ export async function loadOrCreateSecret(stateDir: string): Promise<ServerSecret
     // Write a private temporary file, then link it into place: link() fails if another server
     // process won the race, so two first starts never end up with different secrets, and a
     // reader never sees a partly written file.
-    const tmp = join(stateDir, `.${SECRET_FILE}.${process.pid}.tmp`);
+    const tmp = tempPathFor(path);
     await writeFile(tmp, randomBytes(SECRET_BYTES), { mode: 0o600, flag: "wx" });
     try {
       await link(tmp, path);

@@ -3,7 +3,7 @@
 // INFORM, DECLINE, RELEASE, a relayed request (giaddr), unknown MACs, garbage, a rogue server's
 // OFFER, and a dynamic lease that survives the server being killed.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { NetnsPair, mustRun, requirePrograms, waitFor } from "../../helpers/netns.ts";
 import { site } from "../../unit/dhcp/fixtures.ts";
@@ -147,9 +147,20 @@ describe("DHCP protocol over a real link", () => {
     const onDisk = JSON.parse(readFileSync(leaseFile, "utf8")) as { leases: { address: string; mac: string; state: string }[] };
     expect(onDisk.leases).toContainEqual(expect.objectContaining({ address, mac: client, state: "bound" }));
 
-    process.kill(server.pid!, "SIGKILL");
+    const killed = server.pid!;
+    process.kill(killed, "SIGKILL");
     await waitFor(async () => (server.alive ? undefined : true), 5000);
+    // What a kill in the middle of a lease write leaves: the dead server's temporary file. One of
+    // a live process (this one) and one of another file's name are not the restarted server's to remove.
+    const stale = join(dir, `.leases.json.${killed}.tmp`);
+    const live = join(dir, `.leases.json.${process.pid}.tmp`);
+    const other = join(dir, `.site.json.${killed}.tmp`);
+    for (const path of [stale, live, other]) writeFileSync(path, "{\"version\":1,\"lea");
     server = await ServerProcess.startJson(pair, sitePath, `${pair.hostIf}=lan`, ["--lease-file", leaseFile]);
+    expect(existsSync(stale)).toBe(false);
+    expect(server.events("stale-temp-removed").map((l) => [l.path, l.pid])).toEqual([[stale, killed]]);
+    expect(existsSync(live)).toBe(true);
+    expect(existsSync(other)).toBe(true);
     const thief = await send(clientPacket({ type: MessageType.REQUEST, mac: "02:00:00:00:aa:02", xid: 203, giaddr: "198.51.100.2", requested: address }), relay);
     expect(thief.map((p) => p.messageType)).toEqual([MessageType.NAK]);
     const owner = await send(clientPacket({ type: MessageType.REQUEST, mac: client, xid: 204, giaddr: "198.51.100.2", requested: address }), relay);

@@ -3,8 +3,9 @@
 // every renew) and, through the RA sent at once on reload, the kernel's IPv6 MTU; a broken
 // inventory is logged and the last good one keeps being served.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { readFileSync, renameSync, writeFileSync } from "node:fs";
+import { closeSync, openSync, readFileSync, renameSync, writeFileSync, writeSync } from "node:fs";
 import { join } from "node:path";
+import { loadSiteFile } from "../../../metadata-server/inventory/load.ts";
 import { NetnsPair, mustRun, requirePrograms, waitFor } from "../../helpers/netns.ts";
 import { site } from "../../unit/dhcp/fixtures.ts";
 import { ServerProcess, guestV4, resetGuest, runRdisc6, runUdhcpc, slaacState, stateDir, writeJson } from "./clients.ts";
@@ -102,6 +103,33 @@ describe("guestlink dhcp with a YAML inventory, reloaded on change", () => {
     expect(r.code, r.stderr).toBe(0);
     expect((await guestV4(pair)).linkMtu).toBe(1442);
     expect(server.alive).toBe(true);
+  });
+
+  it("never serves an in-place write paused half-way, and serves the whole file once it settles", async () => {
+    // The part before `vms:` is a valid inventory by itself: the network without its reservation.
+    const full = inventoryYaml(1500);
+    const cut = full.indexOf("vms:");
+    const revisionOf = async (name: string, text: string) => {
+      writeFileSync(join(dir, name), text);
+      return (await loadSiteFile(join(dir, name))).site!.revision;
+    };
+    const partial = await revisionOf("partial.yaml", full.slice(0, cut));
+    const whole = await revisionOf("whole.yaml", full);
+    const from = server.logLines.length;
+    const fd = openSync(inventory, "w");
+    try {
+      writeSync(fd, full.slice(0, cut));
+      await new Promise((r) => setTimeout(r, 400));
+      server.hup(); // a reload asked for in the middle of the write, on top of the file's own change events
+      await new Promise((r) => setTimeout(r, 300));
+      writeSync(fd, full.slice(cut));
+    } finally {
+      closeSync(fd);
+    }
+    expect(await server.waitEvent("reloaded", (l) => l.revision === whole)).toBeDefined();
+    const verdicts = server.logLines.slice(from).filter((l) => l.event === "reloaded" || l.event === "reload-rejected");
+    expect(verdicts.map((l) => [l.event, l.revision])).toEqual([["reloaded", whole]]);
+    expect(server.logLines.some((l) => l.revision === partial)).toBe(false);
   });
 });
 

@@ -32,7 +32,8 @@ async function main(argv: string[]): Promise<number> {
         return { issues: [String(e)] };
       }
     },
-    watchPath: watch ? path : undefined,
+    path,
+    watch,
     interfaces,
     log,
     service: { leaseFile, log },

@@ -1,11 +1,12 @@
 // Live inventory: a valid change is served as soon as it is loaded (after SIGHUP, and after a
 // plain file write), an invalid one is logged with its problems and the last good revision keeps
 // being served, and requests running across reloads never fail or see a mix of revisions.
-import { copyFileSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { closeSync, copyFileSync, openSync, readFileSync, renameSync, writeFileSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
+import { loadSiteFile } from "../../../metadata-server/inventory/load.ts";
 import { tempDir } from "../../helpers/peers.ts";
-import { FIXTURE, guestlink, request, ServerProcess, VM_A, type LogLine } from "./server-process.ts";
+import { FIXTURE, guestlink, request, ServerProcess, VM_A, VM_B, type LogLine } from "./server-process.ts";
 
 const work = tempDir("http-reload");
 const original = readFileSync(FIXTURE, "utf8");
@@ -27,6 +28,37 @@ function setup(name: string): string {
 function replaceFile(path: string, text: string) {
   writeFileSync(`${path}.new`, text);
   renameSync(`${path}.new`, path);
+}
+
+/** The revision the server would give this text (the hash of the text and the bundled templates). */
+async function revisionOf(name: string, text: string): Promise<string> {
+  const path = join(work.path, `${name}.yaml`);
+  writeFileSync(path, text);
+  const site = (await loadSiteFile(path)).site;
+  if (!site) throw new Error(`${name} is not a valid inventory`);
+  return site.revision;
+}
+
+/** What the operator API says is being served. */
+const servedRevision = async (s: ServerProcess) => (JSON.parse((await request(s.port, "/healthz")).text) as { revision: string }).revision;
+
+/**
+ * Rewrites the file in place the way a slow writer does: truncate, write the part before `cut`
+ * (which is a valid inventory by itself), pause, write the rest. While paused, `duringPause` runs
+ * in a loop (each round awaited), and its results are returned.
+ */
+async function pausedInPlaceWrite<T>(path: string, text: string, cut: number, pauseMs: number, duringPause: () => Promise<T>): Promise<T[]> {
+  const fd = openSync(path, "w");
+  const seen: T[] = [];
+  try {
+    writeSync(fd, text.slice(0, cut));
+    const until = Date.now() + pauseMs;
+    while (Date.now() < until) seen.push(await duringPause());
+    writeSync(fd, text.slice(cut));
+  } finally {
+    closeSync(fd);
+  }
+  return seen;
 }
 
 const hostnameOfA = async (s: ServerProcess) => (await request(s.port, "/latest/meta-data/hostname", { from: VM_A.address })).text;
@@ -123,5 +155,56 @@ describe("reload", () => {
     await Promise.all(clients);
     expect(failures).toBe(0);
     expect([...seen].sort()).toEqual(versions.sort());
+  });
+
+  describe("a file written in place with a pause half-way", () => {
+    // The part before vm-b is a valid one-VM inventory: publishing it would take vm-b (and the
+    // others) off the air until the writer carries on.
+    const full = original.replace("hostname: vm-b", "hostname: vm-b-rewritten");
+    const cut = full.indexOf("  - id: 00000000-0000-4000-8000-00000000000b");
+
+    const observe = async (s: ServerProcess) => ({
+      vmB: (await request(s.port, "/latest/meta-data/instance-id", { from: VM_B.address })).status,
+      revision: await servedRevision(s),
+    });
+
+    async function expectOnlyWholeRevisions(s: ServerProcess, seen: Array<{ vmB: number; revision: string }>, before: string) {
+      const partial = await revisionOf("partial", full.slice(0, cut));
+      const whole = await revisionOf("whole", full);
+      expect(seen.length).toBeGreaterThan(3);
+      expect(seen.filter((o) => o.vmB !== 200)).toEqual([]);
+      expect(seen.filter((o) => o.revision !== before)).toEqual([]);
+      // Once the writer is done, the whole new file is published, and nothing else ever was.
+      await s.waitFor((l) => l.event === "inventory.loaded" && l.revision === whole, 10_000);
+      expect(s.logs.filter((l) => l.event === "inventory.loaded").map((l) => l.revision)).toEqual([before, whole]);
+      expect(s.logs.some((l) => l.revision === partial)).toBe(false);
+      expect(await servedRevision(s)).toBe(whole);
+      expect((await request(s.port, "/latest/meta-data/hostname", { from: VM_B.address })).text).toBe("vm-b-rewritten");
+    }
+
+    it("is not published while the writer pauses (file watching, default settings)", async () => {
+      const inventory = setup("paused-watch");
+      server = await ServerProcess.start(["--inventory", inventory, "--state-dir", join(work.path, "state")]);
+      const before = await servedRevision(server);
+      const s = server;
+      const seen = await pausedInPlaceWrite(inventory, full, cut, 700, () => observe(s));
+      await expectOnlyWholeRevisions(server, seen, before);
+    });
+
+    it("is not published by a SIGHUP sent while the writer pauses", async () => {
+      const inventory = setup("paused-hup");
+      server = await ServerProcess.start(["--inventory", inventory, "--state-dir", join(work.path, "state"), "--no-watch"]);
+      const before = await servedRevision(server);
+      const s = server;
+      let signalled = false;
+      const seen = await pausedInPlaceWrite(inventory, full, cut, 700, async () => {
+        if (!signalled) { s.signal("SIGHUP"); signalled = true; }
+        await new Promise((r) => setTimeout(r, 20));
+        return observe(s);
+      });
+      // The reload the signal started waits for the file to settle, then loads the whole file.
+      await expectOnlyWholeRevisions(server, seen, before);
+      expect(server.logs.find((l) => l.event === "inventory.loaded" && l.revision !== before)?.reason).toMatch(/SIGHUP/);
+    });
   });
 });

@@ -2,6 +2,7 @@ import { describe, it, expect } from "vitest";
 import fc from "fast-check";
 import { JsonMessageStream, QFloat, toQemuJson } from "../../../agent/protocol/index.ts";
 import type { FramedMessage } from "../../../agent/protocol/index.ts";
+import { feedInChunks } from "../../fuzz/targets.ts";
 
 const feedAll = (s: JsonMessageStream, ...chunks: (string | Buffer)[]): FramedMessage[] =>
   chunks.flatMap((c) => s.feed(typeof c === "string" ? Buffer.from(c, "latin1") : c));
@@ -71,15 +72,7 @@ describe("JsonMessageStream", () => {
     fc.assert(fc.property(docs, fc.array(fc.nat(), { maxLength: 20 }), (list, cuts) => {
       const whole = Buffer.from(list.join(" "), "utf8");
       const expected = descs(new JsonMessageStream().feed(whole));
-      const s = new JsonMessageStream();
-      const points = [...new Set(cuts.map((c) => c % (whole.length + 1)))].sort((a, b) => a - b);
-      const got: FramedMessage[] = [];
-      let prev = 0;
-      for (const p of [...points, whole.length]) {
-        got.push(...s.feed(whole.subarray(prev, p)));
-        prev = p;
-      }
-      expect(descs(got)).toEqual(expected);
+      expect(descs(feedInChunks(new JsonMessageStream(), whole, cuts).messages)).toEqual(expected);
       expect(expected.length).toBe(list.length);
     }), { numRuns: 200 });
   });

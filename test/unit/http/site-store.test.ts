@@ -110,4 +110,26 @@ describe("SiteStore", () => {
     await new Promise((r) => setTimeout(r, 100));
     expect(loads).toBe(2);
   });
+
+  it("does not judge a load the file changed under: it loads again once the file has settled", async () => {
+    const path = join(work.path, "torn.yaml");
+    copyFileSync(FIXTURE, path);
+    const later = readFileSync(FIXTURE, "utf8").replace("hostname: vm-a", "hostname: vm-a-later");
+    let loads = 0;
+    const store = new SiteStore({
+      inventoryPath: path, secret, log, watch: false, watchDebounceMs: 50,
+      // The second load is raced by a writer: what it read is not what the file holds afterwards.
+      load: async (p, o) => { const r = await loadSiteFile(p, o); if (++loads === 2) writeFileSync(p, later); return r; },
+    });
+    await store.start();
+    const first = store.current()!.revision;
+    const from = events.length;
+    const outcome = await store.reload("test");
+    expect(loads).toBe(3);
+    expect(events.slice(from).map((e) => e.event)).toEqual(["inventory.unsettled", "inventory.loaded"]);
+    expect(outcome.result).toBe("loaded");
+    expect(store.current()!.revision).not.toBe(first);
+    expect(store.current()!.nocloud(store.current()!.findVm("vm-a")!, "meta-data").toString()).toMatch(/vm-a-later/);
+    store.close();
+  });
 });
