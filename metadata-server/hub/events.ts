@@ -1,12 +1,16 @@
 // Live updates for browsers: /v1/events is a read-only WebSocket on which the server pushes the
 // console view of a VM whenever its report or verdict changes. Browsers send nothing that is acted
-// on; slow ones are dropped rather than buffered without bound.
+// on; slow ones are dropped rather than buffered without bound. Who may connect at all is the
+// operator check's to say (http/operator.ts, run by the caller through `admit`).
 import type { IncomingMessage } from "node:http";
 import type { Duplex } from "node:stream";
 import { WebSocketServer, type WebSocket } from "ws";
 import type { ConsoleVm } from "./console-view.ts";
 
 export const EVENTS_PATH = "/v1/events";
+
+/** An upgrade this hub refused: the status to answer and the reason to log. */
+export interface UpgradeRefusal { status: number; why: string }
 
 export interface EventHubOptions {
   maxClients?: number;
@@ -25,12 +29,16 @@ export class EventHub {
     this.maxBufferedBytes = opts.maxBufferedBytes ?? 4 << 20;
   }
 
-  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): boolean {
+  /**
+   * Takes an upgrade for /v1/events: false when the path is another one, true when the stream
+   * opened (or is opening), or the refusal for the caller to answer and log. `admit` is the
+   * operator check: a reason to refuse, or undefined.
+   */
+  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, admit: () => string | undefined): boolean | UpgradeRefusal {
     if ((req.url ?? "").split("?")[0] !== EVENTS_PATH) return false;
-    if (this.clients.size >= this.maxClients) {
-      socket.end("HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Length: 0\r\n\r\n");
-      return true;
-    }
+    const why = admit();
+    if (why !== undefined) return { status: 403, why };
+    if (this.clients.size >= this.maxClients) return { status: 503, why: "events-full" };
     this.wss.handleUpgrade(req, socket, head, (ws) => {
       this.clients.add(ws);
       ws.on("close", () => this.clients.delete(ws));

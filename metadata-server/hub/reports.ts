@@ -12,7 +12,7 @@ import { QgaPoller, type PollResult } from "../qga/poller.ts";
 import type { SiteSnapshot } from "../site-store.ts";
 import { AgentHub, type AgentHubOptions } from "./agent-hub.ts";
 import { consoleState, type ConsoleState } from "./console-view.ts";
-import { EventHub } from "./events.ts";
+import { EventHub, type UpgradeRefusal } from "./events.ts";
 import { FileGuestStore, type GuestRecord } from "./store.ts";
 
 export interface ReportsOptions {
@@ -107,10 +107,13 @@ export class ReportsService {
     this.events.publishRevision(snapshot.revision);
   }
 
-  /** /v1/agent on guest listeners, /v1/events on operator listeners. */
-  handleUpgrade(roles: readonly string[], req: IncomingMessage, socket: Duplex, head: Buffer): boolean {
+  /**
+   * /v1/agent on guest listeners, /v1/events on operator listeners, the latter only for requests
+   * the operator check (`admit`) lets through. False: no such stream here; a refusal: answer it.
+   */
+  handleUpgrade(roles: readonly string[], req: IncomingMessage, socket: Duplex, head: Buffer, admit: () => string | undefined): boolean | UpgradeRefusal {
     if (roles.includes("guest") && this.agents.handleUpgrade(req, socket, head)) return true;
-    if (roles.includes("operator") && this.events.handleUpgrade(req, socket, head)) return true;
+    if (roles.includes("operator")) return this.events.handleUpgrade(req, socket, head, admit);
     return false;
   }
 

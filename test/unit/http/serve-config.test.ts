@@ -34,6 +34,14 @@ describe("configuration schema", () => {
     expect(ServeConfigSchema.safeParse({ inventory: "x", publicUrl: "not a url" }).success).toBe(false);
   });
 
+  it("takes operator host names and addresses, not URLs or ports", () => {
+    expect(ServeConfigSchema.parse({ inventory: "x", operatorHosts: ["metadata.example.org", "192.0.2.1", "2001:db8::1"] }).operatorHosts).toHaveLength(3);
+    for (const bad of ["http://metadata.example.org", "metadata.example.org:8775", "", "a b"]) {
+      expect(ServeConfigSchema.safeParse({ inventory: "x", operatorHosts: [bad] }).success, bad).toBe(false);
+    }
+    expect(ServeConfigSchema.parse({ inventory: "x" })).toMatchObject({ operatorHosts: [] });
+  });
+
   it("has a default for every limit", () => {
     for (const [k, v] of Object.entries(DEFAULT_HTTP_LIMITS)) expect(v, k).toBeGreaterThan(0);
     expect(ServeConfigSchema.parse({ inventory: "x" })).toMatchObject({ ec2: { requireToken: false }, nocloud: { crossCheckSource: true }, accessLog: false, watch: true });
