@@ -89,6 +89,13 @@ export const ServeConfigSchema = z.object({
   watchDebounceMs: z.number().int().min(0).default(200),
   maxCachedDocuments: z.number().int().min(1).default(200_000),
   limits: LimitsSchema.default({}),
+  /** The console's event stream (/v1/events); defaults in hub/events.ts (DEFAULT_EVENT_LIMITS). */
+  events: z.object({
+    maxClients: z.number().int().min(1),
+    maxClientsPerAddress: z.number().int().min(1),
+    maxBufferedBytes: z.number().int().min(1024),
+    pingIntervalMs: z.number().int().min(100),
+  }).partial().strict().default({}),
   /** The host-side QGA poller (VMs with qgaSocket); defaults are VDSM's (metadata-server/qga/poller.ts). */
   qgaPoll: z.object({
     intervalMs: z.number().int().min(1000),
@@ -211,7 +218,7 @@ export async function serveCommand(argv: string[], io: Io): Promise<number> {
   try {
     reports = await ReportsService.open({
       stateDir: state.dir, secret: secret.bytes, current: () => store.current(),
-      poller: config.qgaPoll,
+      poller: config.qgaPoll, events: config.events,
       log: (level, event, fields) => log.log(level, event, fields),
     });
   } catch (err) {

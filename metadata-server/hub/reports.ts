@@ -12,7 +12,7 @@ import { QgaPoller, type PollResult } from "../qga/poller.ts";
 import type { SiteSnapshot } from "../site-store.ts";
 import { AgentHub, type AgentHubOptions } from "./agent-hub.ts";
 import { consoleState, type ConsoleState } from "./console-view.ts";
-import { EventHub, type UpgradeRefusal } from "./events.ts";
+import { EventHub, type EventLimits, type UpgradeRefusal } from "./events.ts";
 import { FileGuestStore, type GuestRecord } from "./store.ts";
 
 export interface ReportsOptions {
@@ -24,6 +24,8 @@ export interface ReportsOptions {
   poller?: { intervalMs?: number; bootIntervalMs?: number; bootWindowMs?: number; commandTimeoutMs?: number };
   /** Browser events for one VM are sent at most this often (a chatty guest cannot flood consoles). */
   eventIntervalMs?: number;
+  /** Limits of the browsers' event stream (hub/events.ts, DEFAULT_EVENT_LIMITS). */
+  events?: Partial<EventLimits>;
   consoleDir?: string;
   /** The whole-site MTU check; tests pass a counting wrapper to see when it really runs. */
   checkMtu?: (input: MtuCheckInput) => MtuReport;
@@ -51,7 +53,7 @@ function loadConsole(dir: string | undefined): ConsoleAssets {
 
 export class ReportsService {
   readonly agents: AgentHub;
-  readonly events = new EventHub();
+  readonly events: EventHub;
   readonly poller: QgaPoller;
   readonly console: ConsoleAssets;
   private readonly dirtyVms = new Set<string>();
@@ -82,6 +84,7 @@ export class ReportsService {
       onReport: (record, bytes) => this.accept(record, bytes),
       onEvent: (e) => opts.log(e.event === "rejected" ? "warn" : "info", `agent.${e.event}`, { vm: e.vmId, ...(e.reason ? { reason: e.reason } : {}) }),
     });
+    this.events = new EventHub(opts.events);
     this.check = opts.checkMtu ?? checkMtu;
     this.poller = new QgaPoller({ ...opts.poller, onResult: (r) => this.polled(r) });
     this.console = loadConsole(opts.consoleDir ?? findConsoleDir());

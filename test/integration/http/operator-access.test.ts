@@ -1,11 +1,15 @@
 // Who reaches the operator side of the real server: the API routes and the console's live feed
 // (/v1/events). A guest gets neither, a page on another site (foreign Origin) gets no event
-// stream, and a request naming a host that is not ours (DNS rebinding) is refused.
+// stream, a request naming a host that is not ours (DNS rebinding) is refused, and one address
+// cannot take every event slot from the operator. An events client that stops answering pings
+// is dropped.
+import { connect } from "node:net";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type WebSocket from "ws";
+import WebSocket from "ws";
 import { tempDir } from "../../helpers/peers.ts";
-import { FIXTURE, openEvents, request, ServerProcess, SHARED_ADDRESS, VM_A, VM_B, type EventsAttempt } from "./server-process.ts";
+import { FIXTURE, openEvents, request, ServerProcess, SHARED_ADDRESS, STRANGER, VM_A, VM_B, type EventsAttempt } from "./server-process.ts";
 
 const OPERATOR = "127.0.0.1";
 const PROXY = "127.0.0.7";
@@ -60,6 +64,20 @@ describe("the event stream (/v1/events)", () => {
     const a = await events({ from: OPERATOR, headers: { host: `${OPERATOR_NAME}:${server.port}`, origin: `http://${OPERATOR_NAME}:${server.port}` } });
     expect(a.status).toBe(101);
   });
+
+  it("cannot be filled by one address: the operator still connects", async () => {
+    let opened = 0;
+    // More than the hub's whole client limit (256), from one address that is not a guest.
+    for (let batch = 0; batch < 9; batch++) {
+      const attempts = await Promise.all(Array.from({ length: 32 }, () => events({ from: STRANGER })));
+      opened += attempts.filter((a) => a.status === 101).length;
+      for (const a of attempts) if (a.status !== 101) expect(a.status).toBe(429);
+    }
+    expect(opened).toBeLessThan(256);
+    const operator = await events({ from: OPERATOR });
+    expect(operator.status).toBe(101);
+    for (const ws of open.splice(0)) ws.terminate();
+  });
 });
 
 describe("operator routes", () => {
@@ -88,5 +106,40 @@ describe("operator routes", () => {
         expect(res.status, `${path} from ${from}`).toBe(403);
       }
     }
+  });
+});
+
+describe("an events client that stops answering pings", () => {
+  const idle = tempDir("http-operator-idle");
+  let short: ServerProcess;
+  beforeAll(async () => {
+    const config = join(idle.path, "server.yaml");
+    writeFileSync(config, "events:\n  pingIntervalMs: 300\n");
+    short = await ServerProcess.start(["--inventory", FIXTURE, "--state-dir", join(idle.path, "state"), "--config", config]);
+  });
+  afterAll(async () => {
+    expect(await short?.stop()).toBe(0);
+    idle.remove();
+  });
+
+  it("is dropped, while one that answers stays", async () => {
+    const answering = await openEvents(short.port, { from: OPERATOR });
+    expect(answering.status).toBe(101);
+    // A hand-made client: it completes the handshake, then never reads a frame or answers a ping.
+    const socket = connect({ host: "127.0.0.1", port: short.port, localAddress: OPERATOR });
+    let head = "";
+    const closed = new Promise<number>((resolve) => socket.once("close", () => resolve(Date.now())));
+    socket.on("data", (d) => { if (!head.includes("\r\n\r\n")) head += d.toString("latin1"); });
+    socket.on("error", () => {});
+    socket.write(`GET /v1/events HTTP/1.1\r\nHost: 127.0.0.1:${short.port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+      `Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n`);
+    const started = Date.now();
+    const outcome = await Promise.race([closed, new Promise<"open">((r) => setTimeout(() => r("open"), 5_000))]);
+    socket.destroy();
+    expect(head).toMatch(/^HTTP\/1\.1 101 /);
+    expect(outcome, "the unresponsive client is still connected after 5 s").not.toBe("open");
+    expect((outcome as number) - started).toBeLessThan(3_000);
+    expect(answering.ws!.readyState).toBe(WebSocket.OPEN);
+    answering.ws!.terminate();
   });
 });
