@@ -18,14 +18,15 @@ peers=(
   kea-admin               # perfdhcp: a real DHCP client at volume (and the DHCP bench's load generator)
   iproute2 jq
   chromium                # the console is tested in a real browser (driven by playwright-core)
+  nginx                   # a real reverse proxy in front of the server: what it forwards must stay guest traffic
   strace systemd          # what the packaged server calls, against its unit's SystemCallFilter (systemd-analyze)
 )
 source scripts/apt-install-missing.sh
 apt_install_missing "test peers" "${peers[@]}"
 SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
 # Packages can install services that start by themselves; the tests start their own instances.
-for svc in dnsmasq radvd qemu-guest-agent; do
-  $SUDO systemctl disable --now "$svc" >/dev/null 2>&1 || true
+for svc in dnsmasq radvd qemu-guest-agent nginx; do
+  $SUDO systemctl disable --now "$svc" >/dev/null 2>&1 || $SUDO service "$svc" stop >/dev/null 2>&1 || true
 done
 # The agent must run on Debian 12's own Node 18: fetch it (unpacked, never installed) for the tests.
 if ! apt-cache madison nodejs 2>/dev/null | grep -q '| 18\.'; then $SUDO apt-get update -qq; fi

@@ -7,6 +7,7 @@ import { parseArgs } from "node:util";
 import { parse as parseYaml } from "yaml";
 import { z } from "zod";
 import { ReportsService } from "../hub/reports.ts";
+import { operatorHostKey } from "../http/operator.ts";
 import { defaultStateDir, ensureLocalStateDir, LOCAL_STATE_DIR, SYSTEM_STATE_DIR } from "../state/dir.ts";
 export { defaultStateDir, ensureLocalStateDir, LOCAL_STATE_DIR, SYSTEM_STATE_DIR } from "../state/dir.ts";
 import { parseTrustedProxies } from "../http/identify.ts";
@@ -21,7 +22,7 @@ import { EXIT_INVALID, EXIT_OK, UsageError, type Io } from "./common.ts";
 
 export const DEFAULT_LISTEN = "127.0.0.1:8775";
 
-export const serveUsage = `usage: guestlink serve --inventory FILE [--listen HOST:PORT]... [--state-dir DIR] [--trusted-proxy IP]... [--public-url URL]
+export const serveUsage = `usage: guestlink serve --inventory FILE [--listen HOST:PORT]... [--state-dir DIR] [--trusted-proxy IP]... [--operator-host NAME]... [--public-url URL]
   Serves cloud-init data over HTTP: NoCloud-net (/nocloud/<seed-token>/...), the OpenStack metadata
   service (/openstack/...) and EC2 IMDS (/latest/meta-data/..., IMDSv2 tokens), plus the operator API
   (/v1/vms, /v1/networks, /healthz, /metrics). SIGHUP or a change to the inventory file reloads it.
@@ -30,7 +31,10 @@ export const serveUsage = `usage: guestlink serve --inventory FILE [--listen HOS
                              loopback --listen addresses only
   --state-dir DIR            where the server secret lives (default: $GUESTLINK_STATE_DIR, systemd's
                              $STATE_DIRECTORY, ${SYSTEM_STATE_DIR} if writable, else ./${LOCAL_STATE_DIR})
-  --trusted-proxy IP         believe X-Forwarded-For / X-Instance-ID from this peer, repeatable
+  --trusted-proxy IP         believe X-Forwarded-For / X-Instance-ID from this peer, repeatable; what it
+                             forwards is guest traffic and never reaches the operator API
+  --operator-host NAME       a name (or address) operators reach the API by, besides loopback and the
+                             listener's own address; other Host headers are refused (403), repeatable
   --proxy-secret-file FILE   shared secret for X-Instance-ID-Signature (Neutron's metadata_proxy_shared_secret)
   --public-url URL           this server as guests reach it; vendor-data then enrols the in-guest agent
   --network-config v1|v2     NoCloud network-config version (default v1, as guestlink render)
@@ -73,6 +77,8 @@ export const ServeConfigSchema = z.object({
   apiListen: z.array(HostPort).default([]),
   stateDir: z.string().min(1).optional(),
   trustedProxies: z.array(z.string()).default([]),
+  /** Host names (or addresses) the operator API answers to besides loopback and the listener's own address. */
+  operatorHosts: z.array(z.string().refine((h) => operatorHostKey(h) !== undefined, { message: "is not a host name or address (no port, no scheme)" })).default([]),
   proxySecretFile: z.string().min(1).optional(),
   publicUrl: z.string().url().optional(),
   networkConfig: z.enum(["v1", "v2"]).default("v1"),
@@ -104,6 +110,13 @@ export const ServeConfigSchema = z.object({
     compactIntervalMs: z.number().int().min(100),
     missingGraceMs: z.number().int().min(0),
   }).partial().strict().default({}),
+  /** The console's event stream (/v1/events); defaults in hub/events.ts (DEFAULT_EVENT_LIMITS). */
+  events: z.object({
+    maxClients: z.number().int().min(1),
+    maxClientsPerAddress: z.number().int().min(1),
+    maxBufferedBytes: z.number().int().min(1024),
+    pingIntervalMs: z.number().int().min(100),
+  }).partial().strict().default({}),
   /** The host-side QGA poller (VMs with qgaSocket); defaults are VDSM's (metadata-server/qga/poller.ts). */
   qgaPoll: z.object({
     intervalMs: z.number().int().min(1000),
@@ -121,7 +134,8 @@ async function readConfig(argv: string[]): Promise<{ config: ServeConfig; help: 
     args: argv, allowPositionals: false,
     options: {
       inventory: { type: "string" }, listen: { type: "string", multiple: true }, "api-listen": { type: "string", multiple: true },
-      "state-dir": { type: "string" }, "trusted-proxy": { type: "string", multiple: true }, "proxy-secret-file": { type: "string" },
+      "state-dir": { type: "string" }, "trusted-proxy": { type: "string", multiple: true }, "operator-host": { type: "string", multiple: true },
+      "proxy-secret-file": { type: "string" },
       "public-url": { type: "string" }, "network-config": { type: "string" }, "ec2-require-token": { type: "boolean" },
       templates: { type: "string" }, config: { type: "string" }, "access-log": { type: "boolean" }, "log-level": { type: "string" },
       "no-watch": { type: "boolean" }, help: { type: "boolean", short: "h" },
@@ -137,7 +151,7 @@ async function readConfig(argv: string[]): Promise<{ config: ServeConfig; help: 
   }
   const flags: Record<string, unknown> = {
     inventory: values.inventory, templates: values.templates, listen: values.listen, apiListen: values["api-listen"],
-    stateDir: values["state-dir"], trustedProxies: values["trusted-proxy"], proxySecretFile: values["proxy-secret-file"],
+    stateDir: values["state-dir"], trustedProxies: values["trusted-proxy"], operatorHosts: values["operator-host"], proxySecretFile: values["proxy-secret-file"],
     publicUrl: values["public-url"], networkConfig: values["network-config"], accessLog: values["access-log"],
     logLevel: values["log-level"], watch: values["no-watch"] ? false : undefined,
     ec2: values["ec2-require-token"] ? { ...(file.ec2 as object | undefined), requireToken: true } : undefined,
@@ -231,7 +245,7 @@ export async function serveCommand(argv: string[], io: Io): Promise<number> {
   try {
     reports = await ReportsService.open({
       stateDir: state.dir, secret: secret.bytes, current: () => store.current(),
-      poller: config.qgaPoll, agentHub: config.agentHub, guestStore: config.guestStore,
+      poller: config.qgaPoll, agentHub: config.agentHub, guestStore: config.guestStore, events: config.events,
       log: (level, event, fields) => log.log(level, event, fields),
     });
   } catch (err) {
@@ -243,7 +257,7 @@ export async function serveCommand(argv: string[], io: Io): Promise<number> {
   const service = new MetadataService({
     reports,
     store, secret: secret.bytes, listen: listenerPlan(config), log,
-    identify: { trustedProxies, ...(proxySharedSecret ? { proxySharedSecret } : {}) },
+    identify: { trustedProxies, ...(proxySharedSecret ? { proxySharedSecret } : {}) }, operatorHosts: config.operatorHosts,
     ec2: { requireToken: config.ec2.requireToken }, nocloud: config.nocloud,
     limits: { ...DEFAULT_HTTP_LIMITS, ...config.limits }, accessLog: config.accessLog,
   });

@@ -22,6 +22,8 @@ export interface NoCloudOptions {
 export interface ServiceContext {
   snapshot: SiteSnapshot | undefined;
   identify: IdentifyConfig;
+  /** Names and addresses besides loopback and the listener's own that operator requests may name in Host (http/operator.ts). */
+  operatorHosts: ReadonlySet<string>;
   secret: Uint8Array;
   ec2: Ec2Options;
   nocloud: NoCloudOptions;

@@ -83,9 +83,16 @@ export function identify(snapshot: SiteSnapshot | undefined, peer: string | unde
   return vm && address ? { vm, via, address } : { status: 404, reason: "unknown-address", address };
 }
 
+/**
+ * Headers that say a request went through a forwarding hop or claim another client: ours
+ * (X-Forwarded-For, X-Instance-ID) and the other spellings proxies write (RFC 7239 Forwarded,
+ * nginx's customary X-Real-IP).
+ */
+export const FORWARDING_HEADERS = [FORWARDED_FOR, INSTANCE_ID, "forwarded", "x-real-ip"] as const;
+
 /** True when the peer is not a trusted proxy but still sent a header that claims another client. */
 export function hasUntrustedForwarding(peer: string | undefined, headers: IncomingHttpHeaders, config: IdentifyConfig): boolean {
   const p = canonicalAddress(peer);
   if (p !== undefined && config.trustedProxies.has(p)) return false;
-  return headers[FORWARDED_FOR] !== undefined || headers[INSTANCE_ID] !== undefined;
+  return FORWARDING_HEADERS.some((h) => headers[h] !== undefined);
 }

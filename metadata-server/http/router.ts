@@ -76,6 +76,8 @@ export interface RouteRequest<C> {
   headers: IncomingHttpHeaders;
   /** The TCP peer address as the socket reports it. */
   peer: string | undefined;
+  /** The local address the connection was accepted on. */
+  local?: string | undefined;
   ctx: C;
 }
 
@@ -88,7 +90,18 @@ export interface Route<C> {
   roles: readonly ListenerRole[];
   match(path: NormalisedPath): Record<string, string> | undefined;
   handle(req: RouteRequest<C>, params: Record<string, string>): Reply;
+  /**
+   * For an operator route, the answer when the operator check refuses the request; by default
+   * 403. "/" uses it to give guests EC2's version list instead of the console.
+   */
+  refused?(req: RouteRequest<C>, params: Record<string, string>, why: string): Reply;
 }
+
+/**
+ * The operator check the router runs before every operator-only route (one whose roles do not
+ * include "guest"): a reason to refuse the request, or undefined to let it through.
+ */
+export type OperatorCheck<C> = (req: RouteRequest<C>) => string | undefined;
 
 export interface RouteResult { route: string; reply: Reply }
 
@@ -98,6 +111,9 @@ export const JSON_TYPE = { "content-type": "application/json" };
 /** A JSON reply as the operator API writes them: indented, one trailing newline. */
 export const json = (value: unknown, status = 200): Reply => ({ status, headers: JSON_TYPE, body: JSON.stringify(value, null, 2) + "\n" });
 
+/** The operator check's refusal: the same answer on every operator route. */
+export const forbidden = (denied: string): Reply => ({ ...json({ error: "forbidden" }, 403), denied });
+
 export function notFound(denied?: string): Reply {
   return { status: 404, headers: TEXT, body: "Not Found\n", ...(denied ? { denied } : {}) };
 }
@@ -105,13 +121,16 @@ export function notFound(denied?: string): Reply {
 export class Router<C> {
   /** Per route, the methods it answers (GET implies HEAD), worked out once rather than per request. */
   private readonly allowed: readonly string[][];
+  /** Per route, whether it is operator-only and so passes the operator check first. */
+  private readonly operatorOnly: readonly boolean[];
 
-  constructor(private readonly routes: readonly Route<C>[]) {
+  constructor(private readonly routes: readonly Route<C>[], private readonly operatorCheck: OperatorCheck<C>) {
     this.allowed = routes.map((r) => (r.methods.includes("GET") ? [...r.methods, "HEAD"] : [...r.methods]));
+    this.operatorOnly = routes.map((r) => !r.roles.includes("guest"));
   }
 
   /** Routes a request on a listener with the given roles; routes of other roles do not exist there. */
-  route(roles: readonly ListenerRole[], method: string, target: string | undefined, headers: IncomingHttpHeaders, peer: string | undefined, ctx: C): RouteResult {
+  route(roles: readonly ListenerRole[], method: string, target: string | undefined, headers: IncomingHttpHeaders, peer: string | undefined, ctx: C, local?: string): RouteResult {
     const path = normalisePath(target);
     if (isRejection(path)) return { route: "rejected", reply: { status: 400, headers: TEXT, body: "Bad Request\n", denied: path.reason } };
     for (let i = 0; i < this.routes.length; i++) {
@@ -123,7 +142,12 @@ export class Router<C> {
       if (!allowed.includes(method)) {
         return { route: r.name, reply: { status: 405, headers: { ...TEXT, allow: allowed.join(", ") }, body: "Method Not Allowed\n", denied: "method" } };
       }
-      return { route: r.name, reply: r.handle({ method, path, headers, peer, ctx }, params) };
+      const req: RouteRequest<C> = { method, path, headers, peer, local, ctx };
+      if (this.operatorOnly[i]) {
+        const why = this.operatorCheck(req);
+        if (why !== undefined) return { route: r.name, reply: r.refused ? r.refused(req, params, why) : forbidden(why) };
+      }
+      return { route: r.name, reply: r.handle(req, params) };
     }
     return { route: "unmatched", reply: notFound("no-route") };
   }

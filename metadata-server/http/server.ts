@@ -1,7 +1,7 @@
 // The HTTP edge: node:http listeners with explicit limits, the routing table, metrics, JSON logs
 // and graceful shutdown. Everything a handler decides comes back as a value; this file alone
 // touches sockets.
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { createServer, STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo, Server as NetServer, Socket } from "node:net";
 import type { SiteStore } from "../site-store.ts";
 import { addAcceptors } from "./acceptors.ts";
@@ -9,6 +9,7 @@ import { DEFAULT_EC2_OPTIONS, DEFAULT_NOCLOUD_OPTIONS, type Ec2Options, type NoC
 import type { IdentifyConfig } from "./identify.ts";
 import type { Logger } from "./log.ts";
 import { Metrics } from "./metrics.ts";
+import { checkOperator, operatorHostKey } from "./operator.ts";
 import { ResponseHeaders } from "./response-headers.ts";
 import { Router, type ListenerRole, type Route } from "./router.ts";
 import { apiRoutes } from "./routes/api.ts";
@@ -66,6 +67,8 @@ export interface ServiceOptions {
   secret: Uint8Array;
   listen: readonly ListenSpec[];
   identify: IdentifyConfig;
+  /** Names and addresses, besides loopback and the listener's own address, that operator requests may carry in Host. */
+  operatorHosts?: readonly string[];
   ec2?: Ec2Options;
   nocloud?: NoCloudOptions;
   limits?: Partial<HttpLimits>;
@@ -87,7 +90,9 @@ export interface BoundListener { host: string; port: number; roles: readonly Lis
 export class MetadataService {
   readonly metrics = new Metrics();
   readonly limits: HttpLimits;
-  private readonly router = new Router(ROUTES);
+  /** Every operator route passes the one operator check (http/operator.ts) first. */
+  private readonly router = new Router(ROUTES, (req) => checkOperator(req.ctx, { peer: req.peer, local: req.local, headers: req.headers, upgrade: false }));
+  private readonly operatorHosts: ReadonlySet<string>;
   private readonly responseHeaders = new ResponseHeaders();
   private readonly servers: Server[] = [];
   /** Extra accepting handles on the servers' listening sockets; closed with them. */
@@ -99,6 +104,11 @@ export class MetadataService {
 
   constructor(private readonly options: ServiceOptions) {
     this.limits = { ...DEFAULT_HTTP_LIMITS, ...options.limits };
+    this.operatorHosts = new Set((options.operatorHosts ?? []).map((h) => {
+      const key = operatorHostKey(h);
+      if (key === undefined) throw new Error(`operator host ${JSON.stringify(h)} is not a host name or address`);
+      return key;
+    }));
     const store = options.store;
     this.metrics.addGauge({ name: "guestlink_inventory_vms", help: "VMs in the inventory revision being served.", samples: () => [[{}, store.current()?.vms.length ?? 0]] });
     this.metrics.addGauge({ name: "guestlink_inventory_info", help: "Inventory revision being served (value is always 1).", samples: () => [[{ revision: store.current()?.revision ?? "" }, 1]] });
@@ -122,11 +132,16 @@ export class MetadataService {
         connectionsCheckingInterval: this.limits.timeoutCheckIntervalMs,
         ...SOCKET_OPTIONS,
       }, (req, res) => this.handle(spec.roles, req, res));
-      // WebSockets: agents on guest listeners, consoles on operator listeners; anything else is refused.
-      server.on("upgrade", (req, socket, head) => {
-        if (this.closing || !this.options.reports?.handleUpgrade(spec.roles, req, socket, head)) {
-          socket.end("HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n");
-        }
+      // WebSockets: agents on guest listeners, consoles on operator listeners (behind the same
+      // operator check as the operator routes); anything else is refused.
+      server.on("upgrade", (req, socket: Socket, head) => {
+        const started = process.hrtime.bigint();
+        const admit = () => checkOperator(this.context(), { peer: socket.remoteAddress, local: socket.localAddress, headers: req.headers, upgrade: true });
+        const outcome = this.closing ? false : this.options.reports?.handleUpgrade(spec.roles, req, socket, head, admit) ?? false;
+        if (outcome === true) return;
+        const { status, why, route } = outcome === false ? { status: 404, why: "no-route", route: "unmatched" } : { ...outcome, route: "events" };
+        socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+        this.logged(route, req.method ?? "GET", status, started, socket.remoteAddress, { denied: why });
       });
       // Counted here rather than with node's server.maxConnections, which sees only the
       // connections its own handle accepted, not those the extra acceptors hand over.
@@ -200,10 +215,12 @@ export class MetadataService {
     req.once("end", () => { if (!res.headersSent) this.answer(roles, method, req, res, started); });
   }
 
-  private answer(roles: readonly ListenerRole[], method: string, req: IncomingMessage, res: ServerResponse, started: bigint): void {
-    const ctx: ServiceContext = {
+  /** What a handler may read while answering one request (or one upgrade). */
+  private context(): ServiceContext {
+    return {
       snapshot: this.options.store.current(),
       identify: this.options.identify,
+      operatorHosts: this.operatorHosts,
       secret: this.options.secret,
       ec2: this.options.ec2 ?? DEFAULT_EC2_OPTIONS,
       nocloud: this.options.nocloud ?? DEFAULT_NOCLOUD_OPTIONS,
@@ -213,10 +230,14 @@ export class MetadataService {
       startedAt: this.startedAt,
       ...(this.options.reports ? { reports: this.options.reports } : {}),
     };
+  }
+
+  private answer(roles: readonly ListenerRole[], method: string, req: IncomingMessage, res: ServerResponse, started: bigint): void {
+    const ctx = this.context();
     let route = "error";
     let reply;
     try {
-      const result = this.router.route(roles, method, req.url, req.headers, req.socket.remoteAddress, ctx);
+      const result = this.router.route(roles, method, req.url, req.headers, req.socket.remoteAddress, ctx, req.socket.localAddress);
       route = result.route;
       reply = result.reply;
     } catch (err) {
@@ -230,11 +251,16 @@ export class MetadataService {
     const body = reply.body === undefined ? undefined : typeof reply.body === "string" ? Buffer.from(reply.body) : reply.body;
     res.writeHead(reply.status, this.responseHeaders.get(reply.headers, body?.length ?? 0, this.closing));
     res.end(method === "HEAD" ? undefined : body);
+    this.logged(route, method, reply.status, started, req.socket.remoteAddress, reply);
+  }
+
+  /** Counts an answer in the metrics and logs it: refusals always (http.denied), the rest with accessLog. */
+  private logged(route: string, method: string, status: number, started: bigint, peer: string | undefined, reply: { denied?: string; vm?: string }): void {
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-    this.metrics.observe(route, method, reply.status, seconds);
+    this.metrics.observe(route, method, status, seconds);
     if (reply.denied || this.options.accessLog) {
-      this.options.log.log(reply.denied && reply.status !== 404 ? "warn" : "info", reply.denied ? "http.denied" : "http.request", {
-        method, route, status: reply.status, peer: req.socket.remoteAddress, ...(reply.vm ? { vm: reply.vm } : {}),
+      this.options.log.log(reply.denied && status !== 404 ? "warn" : "info", reply.denied ? "http.denied" : "http.request", {
+        method, route, status, peer, ...(reply.vm ? { vm: reply.vm } : {}),
         ...(reply.denied ? { why: reply.denied } : {}), ms: Math.round(seconds * 1e5) / 100,
       });
     }

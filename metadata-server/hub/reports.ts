@@ -12,7 +12,7 @@ import { QgaPoller, type PollResult } from "../qga/poller.ts";
 import type { SiteSnapshot } from "../site-store.ts";
 import { AGENT_HUB_DEFAULTS, AgentHub, type AgentHubOptions, type ReportLimits } from "./agent-hub.ts";
 import { consoleState, type ConsoleSources, type ConsoleState } from "./console-view.ts";
-import { EventHub } from "./events.ts";
+import { EventHub, type EventLimits, type UpgradeRefusal } from "./events.ts";
 import { FileGuestStore, StoreLimitError, type FileGuestStoreOptions, type GuestRecord } from "./store.ts";
 
 export interface ReportsOptions {
@@ -25,6 +25,8 @@ export interface ReportsOptions {
   poller?: { intervalMs?: number; bootIntervalMs?: number; bootWindowMs?: number; commandTimeoutMs?: number };
   /** Browser events for one VM are sent at most this often (a chatty guest cannot flood consoles). */
   eventIntervalMs?: number;
+  /** Limits of the browsers' event stream (hub/events.ts, DEFAULT_EVENT_LIMITS). */
+  events?: Partial<EventLimits>;
   consoleDir?: string;
   /** The whole-site MTU check; tests pass a counting wrapper to see when it really runs. */
   checkMtu?: (input: MtuCheckInput) => MtuReport;
@@ -65,7 +67,7 @@ function overLimit(observed: ObservedGuest, limits: ReportLimits): string | unde
 
 export class ReportsService {
   readonly agents: AgentHub;
-  readonly events = new EventHub();
+  readonly events: EventHub;
   readonly poller: QgaPoller;
   readonly console: ConsoleAssets;
   private readonly dirtyVms = new Set<string>();
@@ -101,6 +103,7 @@ export class ReportsService {
       onLimit: (vmId, message) => this.refused(vmId, "agent", message),
       onEvent: (e) => opts.log(e.event === "rejected" ? "warn" : "info", `agent.${e.event}`, { vm: e.vmId, ...(e.reason ? { reason: e.reason } : {}) }),
     });
+    this.events = new EventHub(opts.events);
     this.check = opts.checkMtu ?? checkMtu;
     this.limits = { ...AGENT_HUB_DEFAULTS, ...opts.agentHub };
     this.poller = new QgaPoller({ ...opts.poller, onResult: (r) => this.polled(r) });
@@ -132,10 +135,13 @@ export class ReportsService {
     this.events.publishRevision(snapshot.revision);
   }
 
-  /** /v1/agent on guest listeners, /v1/events on operator listeners. */
-  handleUpgrade(roles: readonly string[], req: IncomingMessage, socket: Duplex, head: Buffer): boolean {
+  /**
+   * /v1/agent on guest listeners, /v1/events on operator listeners, the latter only for requests
+   * the operator check (`admit`) lets through. False: no such stream here; a refusal: answer it.
+   */
+  handleUpgrade(roles: readonly string[], req: IncomingMessage, socket: Duplex, head: Buffer, admit: () => string | undefined): boolean | UpgradeRefusal {
     if (roles.includes("guest") && this.agents.handleUpgrade(req, socket, head)) return true;
-    if (roles.includes("operator") && this.events.handleUpgrade(req, socket, head)) return true;
+    if (roles.includes("operator")) return this.events.handleUpgrade(req, socket, head, admit);
     return false;
   }
 

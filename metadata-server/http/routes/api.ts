@@ -1,31 +1,17 @@
 // The operator API: GET /v1/vms, /v1/vms/<name-or-id>, /v1/networks (JSON), /healthz, /metrics.
-// It exists only on operator listeners (by default the loopback listener), and refuses peers
-// that are guests of the site even there, so a guest that can reach it learns nothing. It never
-// returns user-data or tokens: user-data may hold secrets, and the seed token is per guest.
+// It exists only on operator listeners (by default the loopback listener), and the router runs
+// the operator check (http/operator.ts) before each of these routes, so a guest, a trusted proxy
+// or a rebound browser page learns nothing. It never returns user-data or tokens: user-data may
+// hold secrets, and the seed token is per guest.
 import type { ResolvedVm } from "../../model/types.ts";
 import type { ServiceContext } from "../context.ts";
 import { METRICS_CONTENT_TYPE } from "../metrics.ts";
 import { json, pattern, type Reply, type Route, type RouteRequest } from "../router.ts";
-import { canonicalAddress } from "../address.ts";
-
-
-export function isGuestAddress(ctx: ServiceContext, peer: string): boolean {
-  return ctx.snapshot?.vmByAddress(peer) !== undefined || ctx.snapshot?.ambiguousAddresses.has(peer) === true;
-}
-
-export function operatorOnly(req: RouteRequest<ServiceContext>, answer: () => Reply): Reply {
-  const peer = canonicalAddress(req.peer);
-  // An address two VMs claim is still a guest's, even if it identifies neither of them.
-  if (peer !== undefined && isGuestAddress(req.ctx, peer)) return { ...json({ error: "forbidden" }, 403), denied: "guest-on-operator-api" };
-  return answer();
-}
 
 /** An operator answer that needs the inventory: 503 until one is loaded. */
 export function withSnapshot(req: RouteRequest<ServiceContext>, answer: (snapshot: NonNullable<ServiceContext["snapshot"]>) => Reply): Reply {
-  return operatorOnly(req, () => {
-    const s = req.ctx.snapshot;
-    return s ? answer(s) : json({ error: "no inventory loaded" }, 503);
-  });
+  const s = req.ctx.snapshot;
+  return s ? answer(s) : json({ error: "no inventory loaded" }, 503);
 }
 
 export function vmSummary(vm: ResolvedVm, addresses: string[]) {
@@ -51,21 +37,20 @@ export const apiRoutes: Route<ServiceContext>[] = [
     methods: ["GET"],
     roles: ["operator"],
     match: pattern("healthz", { trailingSlash: "forbidden" }),
-    handle: (req) =>
-      operatorOnly(req, () => {
-        const s = req.ctx.snapshot;
-        return json(
-          { status: s ? "ok" : "no-inventory", revision: s?.revision ?? null, vms: s?.vms.length ?? 0, reloads: req.ctx.reloads, uptimeSeconds: Math.round((req.ctx.now - req.ctx.startedAt) / 1000) },
-          s ? 200 : 503,
-        );
-      }),
+    handle: (req) => {
+      const s = req.ctx.snapshot;
+      return json(
+        { status: s ? "ok" : "no-inventory", revision: s?.revision ?? null, vms: s?.vms.length ?? 0, reloads: req.ctx.reloads, uptimeSeconds: Math.round((req.ctx.now - req.ctx.startedAt) / 1000) },
+        s ? 200 : 503,
+      );
+    },
   },
   {
     name: "metrics",
     methods: ["GET"],
     roles: ["operator"],
     match: pattern("metrics", { trailingSlash: "forbidden" }),
-    handle: (req) => operatorOnly(req, () => ({ status: 200, headers: { "content-type": METRICS_CONTENT_TYPE }, body: req.ctx.metrics.render() })),
+    handle: (req) => ({ status: 200, headers: { "content-type": METRICS_CONTENT_TYPE }, body: req.ctx.metrics.render() }),
   },
   {
     name: "api_vms",

@@ -25,6 +25,9 @@ export const nocloudRoutes: Route<ServiceContext>[] = [
       if (ctx.nocloud.crossCheckSource) {
         const who = identify(snapshot, peer, headers, ctx.identify);
         if (who.vm && who.vm !== vm) return notFound("token-of-other-vm");
+        // An address two VMs claim is another VM's address whoever's token it is: neither
+        // claimant can be told from the other there, so the token is refused for all of them.
+        if (!who.vm && who.address !== undefined && snapshot.ambiguousAddresses.has(who.address)) return notFound("token-from-ambiguous-address");
       }
       return { status: 200, headers: HEADERS, body: snapshot.nocloud(vm, doc as NoCloudDocument), vm: vm.name };
     },

@@ -6,13 +6,13 @@
 //   GET /v1/mtu                    MTU consistency findings for every vNIC
 //   GET /v1/vms/<id>/libvirt       the VM's libvirt <interface> elements with their MTU
 //   GET /v1/networks/<name>/dhcp   the network's DHCP/RA plan
-// Like the rest of the operator API, they exist only on operator listeners and refuse guests.
+// Like the rest of the operator API, they exist only on operator listeners, behind the router's
+// operator check (http/operator.ts).
 import { networkDhcpDocument } from "../../dhcp/plan.ts";
 import { renderLibvirtInterfaces } from "../../render/libvirt.ts";
 import type { ServiceContext } from "../context.ts";
-import { json, pattern, type Reply, type Route, type RouteRequest } from "../router.ts";
-import { canonicalAddress } from "../address.ts";
-import { isGuestAddress, operatorOnly, withSnapshot } from "./api.ts";
+import { forbidden, json, pattern, type Reply, type Route, type RouteRequest } from "../router.ts";
+import { withSnapshot } from "./api.ts";
 import { ec2Routes } from "./ec2.ts";
 
 /** Answers only with a loaded inventory and a reports service; 503 says which is missing. */
@@ -31,10 +31,10 @@ const asset = (path: string): Route<ServiceContext> => ({
   methods: ["GET"],
   roles: ["operator"],
   match: path === "/" ? (p) => (p.segments.length === 0 ? {} : undefined) : pattern(path.slice(1), { trailingSlash: "forbidden" }),
-  handle: (req) => operatorOnly(req, () => {
+  handle: (req) => {
     const a = req.ctx.reports?.console[path];
     return a ? { status: 200, headers: a.headers, body: a.body } : json({ error: "the console is not installed" }, 404);
-  }),
+  },
 });
 
 const ec2Versions = ec2Routes.find((r) => r.name === "ec2_versions")!;
@@ -42,16 +42,13 @@ const consoleAtRoot = asset("/");
 
 /**
  * "/" is both the console and the EC2 version list. On a listener that serves operators and
- * guests, a guest (its source address is a VM's) gets the EC2 answer exactly as before, and anyone
- * else gets the console; a guest-only listener has no console at all.
+ * guests, guest traffic (a guest's source address, or anything through a trusted proxy, which
+ * the operator check refuses) gets the EC2 answer exactly as before, and the operator gets the
+ * console; a guest-only listener has no console at all.
  */
 export const rootRoute: Route<ServiceContext> = {
   ...consoleAtRoot,
-  handle: (req, params) => {
-    const peer = canonicalAddress(req.peer);
-    const isGuest = peer !== undefined && isGuestAddress(req.ctx, peer);
-    return isGuest ? ec2Versions.handle(req, params) : consoleAtRoot.handle(req, params);
-  },
+  refused: (req, params, why) => (why === "guest-on-operator-api" || why === "trusted-proxy-peer" ? ec2Versions.handle(req, params) : forbidden(why)),
 };
 
 export const reportRoutes: Route<ServiceContext>[] = [
@@ -81,19 +78,19 @@ export const reportRoutes: Route<ServiceContext>[] = [
   },
   {
     name: "api_vm_libvirt", methods: ["GET"], roles: ["operator"], match: pattern("v1/vms/:id/libvirt", { trailingSlash: "forbidden" }),
-    handle: (req, { id }) => operatorOnly(req, () => {
+    handle: (req, { id }) => {
       const s = req.ctx.snapshot;
       const vm = s?.findVm(id!);
       if (!s || !vm) return { ...json({ error: `no VM ${id}` }, 404), denied: "unknown-vm" };
       return { status: 200, headers: XML, body: renderLibvirtInterfaces(vm, s.site) };
-    }),
+    },
   },
   {
     name: "api_network_dhcp", methods: ["GET"], roles: ["operator"], match: pattern("v1/networks/:name/dhcp", { trailingSlash: "forbidden" }),
-    handle: (req, { name }) => operatorOnly(req, () => {
+    handle: (req, { name }) => {
       const s = req.ctx.snapshot;
       const doc = s ? networkDhcpDocument(s.site, name!) : undefined;
       return doc ? json(doc) : { ...json({ error: `no network ${name}` }, 404), denied: "unknown-network" };
-    }),
+    },
   },
 ];

@@ -150,6 +150,19 @@ describe("NoCloud seed tokens", () => {
     expectNothingOf(res, SECRET_A);
   });
 
+  it("is refused from an address two VMs claim, whoever's token it is", async () => {
+    // Neither claimant can be told from the other there, so the token may not be used by its owner.
+    for (const vm of [VM_A.name, "vm-c", "vm-d"]) {
+      const token = /\/nocloud\/([^/]+)\//.exec(guestlink("seed-url", FIXTURE, "--vm", vm, "--state-dir", join(work.path, "state")).stdout)![1]!;
+      const res = await get(`/nocloud/${token}/user-data`, SHARED_ADDRESS);
+      expect(res.status, vm).toBe(404);
+      expectNothingOf(res, SECRET_A);
+      expect(res.text).not.toContain("hostname: vm-");
+    }
+    const denied = await server.waitFor((l) => l.event === "http.denied" && l.why === "token-from-ambiguous-address");
+    expect(denied.status).toBe(404);
+  });
+
   it("guessed, truncated, altered and re-cased tokens get 404", async () => {
     const flip = (t: string) => (t[0] === "A" ? "B" : "A") + t.slice(1);
     const swapCase = (t: string) => [...t].map((c) => (c === c.toLowerCase() ? c.toUpperCase() : c.toLowerCase())).join("");
@@ -259,7 +272,14 @@ describe("IMDSv2 tokens", () => {
 
   it("are not minted for a stranger, through a forwarding hop, or with a bad TTL", async () => {
     expect((await put(STRANGER, { "x-aws-ec2-metadata-token-ttl-seconds": "60" })).status).toBe(404);
-    expect((await put(VM_A.address, { "x-aws-ec2-metadata-token-ttl-seconds": "60", "x-forwarded-for": "192.0.2.1" })).status).toBe(403);
+    const hops: Record<string, string>[] = [{ "x-forwarded-for": "192.0.2.1" }, { forwarded: "for=192.0.2.1" }, { "x-real-ip": "192.0.2.1" }, { "x-instance-id": VM_B.id }];
+    for (const hop of hops) {
+      for (const from of [VM_A.address, STRANGER]) {
+        const res = await put(from, { "x-aws-ec2-metadata-token-ttl-seconds": "60", ...hop });
+        expect(res.status, `${JSON.stringify(hop)} from ${from}`).toBe(403);
+        expect(res.text).not.toMatch(/^\d+\./);
+      }
+    }
     for (const ttl of ["0", "21601", "-5", "1e3", "abc", ""]) {
       expect((await put(VM_A.address, { "x-aws-ec2-metadata-token-ttl-seconds": ttl })).status, ttl).toBe(400);
     }

@@ -4,6 +4,7 @@
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { request as httpRequest, type IncomingHttpHeaders, type OutgoingHttpHeaders } from "node:http";
 import { connect } from "node:net";
+import WebSocket from "ws";
 
 export const FIXTURE = "test/integration/http/fixtures/site.yaml";
 export const VM_A = { name: "vm-a", id: "00000000-0000-4000-8000-00000000000a", address: "127.0.0.42" };
@@ -123,4 +124,30 @@ export function rawRequest(port: number, bytes: string, from?: string): Promise<
 export function guestlink(...args: string[]) {
   const r = spawnSync(process.execPath, ["bin/guestlink", ...args], { encoding: "utf8", timeout: 60_000 });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+export interface EventsAttempt {
+  /** 101 when the stream opened, else the status the server refused the upgrade with. */
+  status: number;
+  ws?: WebSocket;
+  /** Messages received while open. */
+  messages: string[];
+}
+
+/**
+ * Opens the console's event stream (/v1/events) the way a client at `from` would, with the
+ * given headers (a browser sends Origin; `host` overrides the Host header). Resolves once the
+ * server answered the upgrade, one way or the other.
+ */
+export function openEvents(port: number, opts: { from?: string; headers?: Record<string, string>; via?: number } = {}): Promise<EventsAttempt> {
+  return new Promise((resolve, reject) => {
+    const messages: string[] = [];
+    const ws = new WebSocket(`ws://127.0.0.1:${opts.via ?? port}/v1/events`, {
+      headers: opts.headers ?? {}, handshakeTimeout: 10_000, ...(opts.from ? { localAddress: opts.from } : {}),
+    });
+    ws.on("message", (d) => messages.push(String(d)));
+    ws.once("open", () => resolve({ status: 101, ws, messages }));
+    ws.once("unexpected-response", (_req, res) => { res.resume(); resolve({ status: res.statusCode ?? 0, messages }); ws.terminate(); });
+    ws.on("error", (err) => reject(err));
+  });
 }

@@ -13,7 +13,8 @@ import { NOCLOUD_DOCUMENTS, OPENSTACK_DOCUMENTS, SiteSnapshot } from "../../../m
 
 const FIXTURE = "test/integration/http/fixtures/site.yaml";
 const VM_A = { id: "00000000-0000-4000-8000-00000000000a", address: "127.0.0.42" };
-const router = new Router<ServiceContext>([...nocloudRoutes, ...openstackRoutes, ...ec2Routes]);
+// Guest routes never run the operator check.
+const router = new Router<ServiceContext>([...nocloudRoutes, ...openstackRoutes, ...ec2Routes], () => { throw new Error("operator check on a guest route"); });
 let ctx: ServiceContext;
 let token: string;
 
@@ -23,7 +24,7 @@ beforeAll(async () => {
   const snapshot = new SiteSnapshot(loaded.site!, secret);
   token = snapshot.seedToken(snapshot.findVm(VM_A.id)!);
   ctx = {
-    snapshot, identify: { trustedProxies: new Set() }, secret, ec2: DEFAULT_EC2_OPTIONS, nocloud: DEFAULT_NOCLOUD_OPTIONS,
+    snapshot, identify: { trustedProxies: new Set() }, operatorHosts: new Set(), secret, ec2: DEFAULT_EC2_OPTIONS, nocloud: DEFAULT_NOCLOUD_OPTIONS,
     now: Date.now(), metrics: new Metrics(), reloads: { loaded: 1, unchanged: 0, rejected: 0 }, startedAt: Date.now(),
   };
 });

@@ -62,8 +62,22 @@ describe("Router", () => {
     { name: "token", methods: ["PUT"], roles: ["guest"], match: pattern("token"), handle: () => ({ status: 200, body: "t" }) },
     { name: "admin", methods: ["GET"], roles: ["operator"], match: pattern("admin"), handle: () => ({ status: 200, body: "admin" }) },
   ];
-  const router = new Router(routes);
+  const router = new Router(routes, () => undefined);
   const call = (role: "guest" | "operator", method: string, target: string) => router.route([role], method, target, {}, "127.0.0.1", null);
+
+  it("runs the operator check before every operator-only route, and only there", () => {
+    const seen: string[] = [];
+    const guarded = new Router([...routes, {
+      name: "root", methods: ["GET"], roles: ["operator"], match: (p) => (p.segments.length === 0 ? {} : undefined),
+      handle: () => ({ status: 200, body: "console" }), refused: (_r, _p, why) => ({ status: 200, body: `guest answer (${why})` }),
+    }], (req) => { seen.push(req.path.segments.join("/")); return req.peer === "127.0.0.1" ? undefined : "not-the-operator"; });
+    expect(guarded.route(["operator"], "GET", "/admin", {}, "127.0.0.1", null).reply.body).toBe("admin");
+    expect(guarded.route(["operator"], "GET", "/admin", {}, "127.0.0.9", null).reply).toMatchObject({ status: 403, denied: "not-the-operator" });
+    expect(guarded.route(["operator", "guest"], "GET", "/doc/1", {}, "127.0.0.9", null).reply.status).toBe(200);
+    // A route with its own answer to a refusal gives it instead of the 403.
+    expect(guarded.route(["operator"], "GET", "/", {}, "127.0.0.9", null).reply.body).toBe("guest answer (not-the-operator)");
+    expect(seen).toEqual(["admin", "admin", ""]);
+  });
 
   it("dispatches GET and HEAD, and answers other methods with 405 and Allow", () => {
     expect(call("guest", "GET", "/doc/7").reply.body).toBe("doc 7");

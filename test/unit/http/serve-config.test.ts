@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { defaultStateDir, listenerPlan, ServeConfigSchema } from "../../../metadata-server/cli/serve.ts";
 import { DEFAULT_HTTP_LIMITS } from "../../../metadata-server/http/server.ts";
+import { DEFAULT_EVENT_LIMITS } from "../../../metadata-server/hub/events.ts";
 
 describe("listener plan", () => {
   const parse = (c: Record<string, unknown>) => ServeConfigSchema.parse({ inventory: "x.yaml", ...c });
@@ -32,6 +33,18 @@ describe("configuration schema", () => {
     expect(ServeConfigSchema.safeParse({ inventory: "x", limits: { maxHeaderSize: 10 } }).success).toBe(false);
     expect(ServeConfigSchema.safeParse({ inventory: "x", limits: { maxConnection: 10 } }).success).toBe(false);
     expect(ServeConfigSchema.safeParse({ inventory: "x", publicUrl: "not a url" }).success).toBe(false);
+  });
+
+  it("takes operator host names and addresses, not URLs or ports, and event limits with defaults behind them", () => {
+    expect(ServeConfigSchema.parse({ inventory: "x", operatorHosts: ["metadata.example.org", "192.0.2.1", "2001:db8::1"] }).operatorHosts).toHaveLength(3);
+    for (const bad of ["http://metadata.example.org", "metadata.example.org:8775", "", "a b"]) {
+      expect(ServeConfigSchema.safeParse({ inventory: "x", operatorHosts: [bad] }).success, bad).toBe(false);
+    }
+    expect(ServeConfigSchema.parse({ inventory: "x" })).toMatchObject({ operatorHosts: [], events: {} });
+    expect(ServeConfigSchema.parse({ inventory: "x", events: { pingIntervalMs: 500, maxClientsPerAddress: 2 } }).events).toEqual({ pingIntervalMs: 500, maxClientsPerAddress: 2 });
+    expect(ServeConfigSchema.safeParse({ inventory: "x", events: { maxClientsPerAdress: 2 } }).success).toBe(false);
+    expect(ServeConfigSchema.safeParse({ inventory: "x", events: { pingIntervalMs: 0 } }).success).toBe(false);
+    for (const [k, v] of Object.entries(DEFAULT_EVENT_LIMITS)) expect(v, k).toBeGreaterThan(0);
   });
 
   it("has a default for every limit", () => {
