@@ -59,15 +59,20 @@ export function applyReport(
   const next = report.full ? new Map<string, ReportedInterface>() : new Map(known);
   for (const name of report.removed ?? []) next.delete(name);
   for (const i of report.interfaces) next.set(i.name, i);
-  if (next.size > limits.maxInterfacesPerVm) {
-    return { refused: `this report would make ${next.size} interfaces; a VM may have ${limits.maxInterfacesPerVm} (maxInterfacesPerVm)` };
-  }
+  const refused = overReportLimits(next.values(), next.size, limits, "this report would make");
+  return refused ? { refused } : { interfaces: next };
+}
+
+/**
+ * Why a VM's interfaces are over its limits, or undefined: one rule for what an agent reports and
+ * what a host-side poll observes. `saying` opens the message ("this report would make", "the poll found").
+ */
+export function overReportLimits(interfaces: Iterable<{ addresses: readonly string[] }>, count: number, limits: ReportLimits, saying: string): string | undefined {
+  if (count > limits.maxInterfacesPerVm) return `${saying} ${count} interfaces; a VM may have ${limits.maxInterfacesPerVm} (maxInterfacesPerVm)`;
   let addresses = 0;
-  for (const i of next.values()) addresses += i.addresses.length;
-  if (addresses > limits.maxAddressesPerVm) {
-    return { refused: `this report would make ${addresses} addresses; a VM may have ${limits.maxAddressesPerVm} (maxAddressesPerVm)` };
-  }
-  return { interfaces: next };
+  for (const i of interfaces) addresses += i.addresses.length;
+  if (addresses > limits.maxAddressesPerVm) return `${saying} ${addresses} addresses; a VM may have ${limits.maxAddressesPerVm} (maxAddressesPerVm)`;
+  return undefined;
 }
 
 interface Session {

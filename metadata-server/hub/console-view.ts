@@ -31,6 +31,9 @@ export interface GuestClock {
   problem: string | null;
 }
 
+/** A report refused for going over a limit: when, from which source, and the limit's words. */
+export interface Refusal { at: string; source: "agent" | "qga"; message: string }
+
 export interface ConsoleVm {
   id: string;
   name: string;
@@ -42,7 +45,7 @@ export interface ConsoleVm {
   /** cloud-init's verdict on the guest's boot (from the QGA poll's read of result.json), when known. */
   cloudInit: ObservedCloudInit | null;
   /** The VM's latest report that went over a limit and was refused: what it shows is the last good one. */
-  refused: { at: string; source: string; message: string } | null;
+  refused: Refusal | null;
   nics: ConsoleNic[];
   problems: number;
 }
@@ -66,7 +69,7 @@ export interface ConsoleSources {
   /** The latest host-side QGA poll's observation. */
   polled?: (vmId: string) => ObservedGuest | undefined;
   /** The latest report refused for going over a limit. */
-  refused?: (vmId: string) => ConsoleVm["refused"] | undefined;
+  refused?: (vmId: string) => Refusal | undefined;
   clockSkewLimitSeconds?: number;
 }
 

@@ -10,8 +10,8 @@ import type { ResolvedSite, ResolvedVm } from "../model/types.ts";
 import type { ObservedGuest } from "../observe/types.ts";
 import { QgaPoller, type PollResult } from "../qga/poller.ts";
 import type { SiteSnapshot } from "../site-store.ts";
-import { AGENT_HUB_DEFAULTS, AgentHub, type AgentHubOptions, type ReportLimits } from "./agent-hub.ts";
-import { consoleState, type ConsoleSources, type ConsoleState } from "./console-view.ts";
+import { AGENT_HUB_DEFAULTS, AgentHub, overReportLimits, type AgentHubOptions, type ReportLimits } from "./agent-hub.ts";
+import { consoleState, type ConsoleSources, type ConsoleState, type Refusal } from "./console-view.ts";
 import { EventHub, type EventLimits, type UpgradeRefusal } from "./events.ts";
 import { FileGuestStore, StoreLimitError, type FileGuestStoreOptions, type GuestRecord } from "./store.ts";
 
@@ -50,19 +50,6 @@ function loadConsole(dir: string | undefined): ConsoleAssets {
   if (!dir) return {};
   const files: [string, string, string][] = [["/", "index.html", "text/html; charset=utf-8"], ["/console.js", "console.js", "text/javascript; charset=utf-8"], ["/console.css", "console.css", "text/css; charset=utf-8"]];
   return Object.fromEntries(files.map(([path, file, type]) => [path, { headers: { "content-type": type, "cache-control": "no-cache" }, body: readFileSync(join(dir, file)) }]));
-}
-
-/** A report refused for going over a limit: when, from which source, and the limit's words. */
-export interface Refusal { at: string; source: "agent" | "qga"; message: string }
-
-/** The agent's limits, applied to what a host-side poll observed (a qemu-ga answer can be as large as a report). */
-function overLimit(observed: ObservedGuest, limits: ReportLimits): string | undefined {
-  if (observed.interfaces.length > limits.maxInterfacesPerVm) {
-    return `the poll found ${observed.interfaces.length} interfaces; a VM may have ${limits.maxInterfacesPerVm} (maxInterfacesPerVm)`;
-  }
-  const addresses = observed.interfaces.reduce((n, i) => n + i.addresses.length, 0);
-  if (addresses > limits.maxAddressesPerVm) return `the poll found ${addresses} addresses; a VM may have ${limits.maxAddressesPerVm} (maxAddressesPerVm)`;
-  return undefined;
 }
 
 export class ReportsService {
@@ -177,10 +164,6 @@ export class ReportsService {
     return { record: (id) => this.guests.get(id), mtu, polled: (id) => this.polls.get(id)?.observed, refused: (id) => this.refusals.get(id) };
   }
 
-  /** The latest refused report of a VM (over a limit), if any since the server started. */
-  refusal(vmId: string): Refusal | undefined {
-    return this.refusals.get(vmId);
-  }
 
   async close(): Promise<void> {
     clearInterval(this.flusher);
@@ -233,7 +216,8 @@ export class ReportsService {
     // An agent's own WebSocket report is fresher and richer than a poll; a poll does not overwrite it.
     const existing = this.guests.get(r.vmId);
     if (existing?.observed.source === "agent" && Date.parse(existing.receivedAt) > Date.now() - 5 * 60_000) return;
-    const over = overLimit(r.observed!, this.limits);
+    // A qemu-ga answer can be as large as an agent's report, so the agent's limits apply to it.
+    const over = overReportLimits(r.observed!.interfaces, r.observed!.interfaces.length, this.limits, "the poll found");
     if (over) return this.refused(r.vmId, "qga", over);
     try {
       this.accept({ vmId: r.vmId, observed: r.observed!, raw: r.raw, receivedAt: new Date().toISOString() })
